@@ -1,0 +1,516 @@
+//! [`BoundedQueue`]: a bounded MPMC queue whose producers feel backpressure.
+//!
+//! It is a [`Ring`] plus two [`WaitList`]s (submitters waiting for space, receivers waiting for
+//! items) and the statistics of [`QueueStats`]. Pick the submit call by what the producer should
+//! do when the consumer falls behind:
+//!
+//! | call | when full | use it when |
+//! |---|---|---|
+//! | [`try_submit`](BoundedQueue::try_submit) | refuses at once, item back in `Full` | the caller can shed or answer "busy" (HTTP 503) |
+//! | [`submit_timeout`](BoundedQueue::submit_timeout) / [`submit_deadline`](BoundedQueue::submit_deadline) | waits up to a bound | a short stall is fine, a long one is not |
+//! | [`submit_cancellable`](BoundedQueue::submit_cancellable) | waits until space, cancel or the token's deadline | the wait belongs to a request that can be abandoned |
+//! | [`submit`](BoundedQueue::submit) | waits until space | the producer must never drop work and may be slowed |
+//!
+//! # Waking
+//! A successful push wakes one parked receiver and a successful pop wakes one parked submitter
+//! (the protocol is in `waitlist.rs`); when nobody is parked that costs a fence and a relaxed
+//! load. Waiters spin for a few hundred nanoseconds before parking and never call
+//! `sched_yield`, so a blocked thread costs no CPU even when threads outnumber cores.
+//!
+//! # Close
+//! Closing sets a bit in the ring's tail, so "closed" is ordered against every push: a push
+//! either completed before the close (its item will be received) or fails with `Closed(item)`.
+//! Close wakes every parked thread; submitters get their items back, receivers drain what was
+//! accepted and then see `Closed`.
+
+mod error;
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crossbeam_utils::CachePadded;
+
+pub use self::error::{RecvError, RecvTimeoutError, SubmitError, SubmitTimeoutError, TryRecvError, TrySubmitError};
+use crate::cancel::CancelToken;
+use crate::metrics::{LatencyHistogram, QueueStats};
+use crate::ring::{PopError, PushError, Ring};
+use crate::sync::{AtomicU64, Ordering};
+use crate::waitlist::{Stop, WaitList};
+
+/// A bounded multi-producer multi-consumer queue with backpressure.
+///
+/// Share it by reference (scoped threads) or in an `Arc`. Every call that refuses an item
+/// hands it back in the error; dropping the queue drops each item still in it exactly once.
+///
+/// ```
+/// use backpressure::{BoundedQueue, TrySubmitError};
+/// use std::{sync::Arc, thread};
+///
+/// let queue = Arc::new(BoundedQueue::new(2));
+/// let consumer = {
+///     let queue = Arc::clone(&queue);
+///     thread::spawn(move || {
+///         let mut sum = 0;
+///         while let Ok(n) = queue.recv() { // Err once closed and drained
+///             sum += n;
+///         }
+///         sum
+///     })
+/// };
+/// for n in 1..=10 {
+///     queue.submit(n).unwrap(); // waits while the consumer is behind
+/// }
+/// queue.close();
+/// assert_eq!(consumer.join().unwrap(), 55);
+/// ```
+pub struct BoundedQueue<T> {
+    ring: Ring<T>,
+    /// Submitters parked until a slot frees.
+    senders: WaitList,
+    /// Receivers parked until an item arrives.
+    receivers: WaitList,
+    counters: CachePadded<Counters>,
+    wait: LatencyHistogram,
+}
+
+/// Outcome counters that the ring's positions cannot give us. Only refusals and new peaks
+/// write here, so the accepting fast path does not contend on them.
+#[derive(Default)]
+struct Counters {
+    rejected_full: AtomicU64,
+    timed_out: AtomicU64,
+    cancelled: AtomicU64,
+    rejected_closed: AtomicU64,
+    peak_depth: AtomicU64,
+}
+
+/// How a bounded submit ended without success.
+enum Refused<T> {
+    Closed(T),
+    Stopped(Stop, T),
+}
+
+impl<T> BoundedQueue<T> {
+    /// A queue holding at most `capacity` items.
+    ///
+    /// # Panics
+    /// If `capacity` is zero (a queue that can hold nothing would make every submit fail or
+    /// hang), or absurdly large.
+    ///
+    /// ```
+    /// let q = backpressure::BoundedQueue::<String>::new(1024);
+    /// assert_eq!(q.capacity(), 1024);
+    /// ```
+    pub fn new(capacity: usize) -> Self {
+        assert!(capacity >= 1, "BoundedQueue capacity must be at least 1, got 0");
+        Self {
+            ring: Ring::new(capacity),
+            senders: WaitList::new(),
+            receivers: WaitList::new(),
+            counters: CachePadded::new(Counters::default()),
+            wait: LatencyHistogram::new(),
+        }
+    }
+
+    /// The maximum number of queued items.
+    ///
+    /// ```
+    /// assert_eq!(backpressure::BoundedQueue::<u8>::new(3).capacity(), 3);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.ring.capacity()
+    }
+
+    /// The number of queued items right now.
+    ///
+    /// ```
+    /// let q = backpressure::BoundedQueue::new(3);
+    /// q.try_submit(()).unwrap();
+    /// assert_eq!(q.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.ring.len()
+    }
+
+    /// Whether nothing is queued.
+    ///
+    /// ```
+    /// assert!(backpressure::BoundedQueue::<u8>::new(1).is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.ring.is_empty()
+    }
+
+    /// Whether the queue is at capacity.
+    ///
+    /// ```
+    /// let q = backpressure::BoundedQueue::new(1);
+    /// q.try_submit(1).unwrap();
+    /// assert!(q.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.ring.is_full()
+    }
+
+    /// Queues `item` if there is space now; never waits.
+    ///
+    /// # Errors
+    /// [`TrySubmitError::Full`] when at capacity, [`TrySubmitError::Closed`] after
+    /// [`close`](Self::close); both hand the item back.
+    ///
+    /// ```
+    /// use backpressure::{BoundedQueue, TrySubmitError};
+    /// let q = BoundedQueue::new(1);
+    /// assert!(q.try_submit(1).is_ok());
+    /// match q.try_submit(2) {
+    ///     Err(TrySubmitError::Full(item)) => assert_eq!(item, 2), // shed it, retry later, ...
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
+    pub fn try_submit(&self, item: T) -> Result<(), TrySubmitError<T>> {
+        match self.ring.push(item) {
+            Ok(position) => {
+                self.accepted(position);
+                Ok(())
+            }
+            Err(PushError::Full(item)) => {
+                self.count(&self.counters.rejected_full);
+                Err(TrySubmitError::Full(item))
+            }
+            Err(PushError::Closed(item)) => {
+                self.count(&self.counters.rejected_closed);
+                Err(TrySubmitError::Closed(item))
+            }
+        }
+    }
+
+    /// Queues `item`, waiting as long as it takes for space.
+    ///
+    /// # Errors
+    /// [`SubmitError`] (with the item) if the queue is or becomes closed while waiting.
+    ///
+    /// ```
+    /// let q = backpressure::BoundedQueue::new(1);
+    /// q.submit("job").unwrap();
+    /// assert_eq!(q.try_recv(), Ok("job"));
+    /// ```
+    pub fn submit(&self, item: T) -> Result<(), SubmitError<T>> {
+        match self.submit_until(item, None, None) {
+            Ok(()) => Ok(()),
+            Err(Refused::Closed(item)) => Err(SubmitError(item)),
+            // Without a deadline or token the wait cannot stop any other way; if it somehow did,
+            // the item still goes back to the caller rather than being dropped.
+            Err(Refused::Stopped(_, item)) => Err(SubmitError(item)),
+        }
+    }
+
+    /// Queues `item`, waiting at most `timeout` for space. `Duration::ZERO` tries once;
+    /// `Duration::MAX` waits indefinitely.
+    ///
+    /// # Errors
+    /// [`SubmitTimeoutError::Timeout`] if no space appeared in time,
+    /// [`SubmitTimeoutError::Closed`] if the queue is or becomes closed; both hand the item back.
+    ///
+    /// ```
+    /// use backpressure::{BoundedQueue, SubmitTimeoutError};
+    /// use std::time::Duration;
+    /// let q = BoundedQueue::new(1);
+    /// q.submit_timeout(1, Duration::from_millis(10)).unwrap();
+    /// let err = q.submit_timeout(2, Duration::from_millis(10)).unwrap_err();
+    /// assert!(matches!(err, SubmitTimeoutError::Timeout(2)));
+    /// ```
+    pub fn submit_timeout(&self, item: T, timeout: Duration) -> Result<(), SubmitTimeoutError<T>> {
+        self.submit_bounded(item, crate::deadline::after(timeout), None)
+    }
+
+    /// Queues `item`, waiting for space until `deadline`. A deadline in the past tries once.
+    ///
+    /// # Errors
+    /// As [`submit_timeout`](Self::submit_timeout).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let q = backpressure::BoundedQueue::new(1);
+    /// let deadline = Instant::now() + Duration::from_millis(5);
+    /// q.submit_deadline('x', deadline).unwrap();
+    /// assert!(q.submit_deadline('y', deadline).is_err());
+    /// ```
+    pub fn submit_deadline(&self, item: T, deadline: Instant) -> Result<(), SubmitTimeoutError<T>> {
+        self.submit_bounded(item, Some(deadline), None)
+    }
+
+    /// Queues `item`, waiting for space until the token is cancelled or reaches its deadline.
+    ///
+    /// # Errors
+    /// [`SubmitTimeoutError::Cancelled`] if `token` is (or becomes) cancelled,
+    /// [`SubmitTimeoutError::Timeout`] at the token's deadline, [`SubmitTimeoutError::Closed`]
+    /// if the queue closes; all hand the item back. Space wins over a token that is already
+    /// cancelled: an item that fits at once is accepted.
+    ///
+    /// ```
+    /// use backpressure::{BoundedQueue, CancelToken, SubmitTimeoutError};
+    /// use std::time::Duration;
+    /// let q = BoundedQueue::new(1);
+    /// q.try_submit(0).unwrap();
+    /// let token = CancelToken::with_timeout(Duration::from_millis(5));
+    /// assert!(matches!(q.submit_cancellable(1, &token), Err(SubmitTimeoutError::Timeout(1))));
+    /// ```
+    pub fn submit_cancellable(&self, item: T, token: &CancelToken) -> Result<(), SubmitTimeoutError<T>> {
+        self.submit_bounded(item, None, Some(token))
+    }
+
+    fn submit_bounded(
+        &self,
+        item: T,
+        deadline: Option<Instant>,
+        token: Option<&CancelToken>,
+    ) -> Result<(), SubmitTimeoutError<T>> {
+        match self.submit_until(item, deadline, token) {
+            Ok(()) => Ok(()),
+            Err(Refused::Closed(item)) => Err(SubmitTimeoutError::Closed(item)),
+            Err(Refused::Stopped(Stop::TimedOut, item)) => Err(SubmitTimeoutError::Timeout(item)),
+            Err(Refused::Stopped(Stop::Cancelled, item)) => Err(SubmitTimeoutError::Cancelled(item)),
+        }
+    }
+
+    /// The one submit loop: fast path, then park on `senders` until space, close, deadline or
+    /// cancellation. Counts the outcome.
+    fn submit_until(&self, item: T, deadline: Option<Instant>, token: Option<&CancelToken>) -> Result<(), Refused<T>> {
+        let item = match self.ring.push(item) {
+            Ok(position) => {
+                self.accepted(position);
+                return Ok(());
+            }
+            Err(PushError::Closed(item)) => {
+                self.count(&self.counters.rejected_closed);
+                return Err(Refused::Closed(item));
+            }
+            Err(PushError::Full(item)) => item,
+        };
+        let started = Instant::now();
+        let mut held = Some(item);
+        let outcome = self.senders.wait(deadline, token, || {
+            let item = held.take().expect("the wait loop stops at the first Some");
+            match self.ring.push(item) {
+                Ok(position) => Some(Ok(position)),
+                Err(PushError::Closed(item)) => Some(Err(item)),
+                Err(PushError::Full(item)) => {
+                    held = Some(item);
+                    None
+                }
+            }
+        });
+        self.wait.record(started.elapsed());
+        match outcome {
+            Ok(Ok(position)) => {
+                self.accepted(position);
+                Ok(())
+            }
+            Ok(Err(item)) => {
+                self.count(&self.counters.rejected_closed);
+                Err(Refused::Closed(item))
+            }
+            Err(stop) => {
+                let counter = match stop {
+                    Stop::TimedOut => &self.counters.timed_out,
+                    Stop::Cancelled => &self.counters.cancelled,
+                };
+                self.count(counter);
+                Err(Refused::Stopped(stop, held.take().expect("a refused item is held")))
+            }
+        }
+    }
+
+    /// Takes the front item if there is one; never waits.
+    ///
+    /// # Errors
+    /// [`TryRecvError::Empty`] when nothing is queued, [`TryRecvError::Closed`] when the queue
+    /// is closed and drained.
+    ///
+    /// ```
+    /// let q = backpressure::BoundedQueue::new(2);
+    /// q.try_submit(1).unwrap();
+    /// assert_eq!(q.try_recv(), Ok(1));
+    /// assert!(q.try_recv().is_err());
+    /// ```
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        match self.ring.pop() {
+            Ok(item) => {
+                self.senders.wake_one();
+                Ok(item)
+            }
+            Err(PopError::Empty) => Err(TryRecvError::Empty),
+            Err(PopError::Closed) => Err(TryRecvError::Closed),
+        }
+    }
+
+    /// Takes the front item, waiting as long as it takes for one.
+    ///
+    /// # Errors
+    /// [`RecvError`] once the queue is closed and everything accepted has been received.
+    ///
+    /// ```
+    /// let q = backpressure::BoundedQueue::new(1);
+    /// q.submit(3).unwrap();
+    /// q.close();
+    /// assert_eq!(q.recv(), Ok(3)); // drains first
+    /// assert!(q.recv().is_err());
+    /// ```
+    pub fn recv(&self) -> Result<T, RecvError> {
+        self.recv_until(None).map_err(|_| RecvError)
+    }
+
+    /// Takes the front item, waiting at most `timeout`. `Duration::ZERO` tries once;
+    /// `Duration::MAX` waits indefinitely.
+    ///
+    /// # Errors
+    /// [`RecvTimeoutError::Timeout`] if nothing arrived in time, [`RecvTimeoutError::Closed`]
+    /// once the queue is closed and drained.
+    ///
+    /// ```
+    /// use backpressure::RecvTimeoutError;
+    /// use std::time::Duration;
+    /// let q = backpressure::BoundedQueue::<u8>::new(1);
+    /// assert_eq!(q.recv_timeout(Duration::from_millis(1)), Err(RecvTimeoutError::Timeout));
+    /// ```
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        self.recv_until(crate::deadline::after(timeout))
+    }
+
+    /// Takes the front item, waiting until `deadline` at most.
+    ///
+    /// # Errors
+    /// As [`recv_timeout`](Self::recv_timeout).
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// let q = backpressure::BoundedQueue::<u8>::new(1);
+    /// assert!(q.recv_deadline(Instant::now()).is_err());
+    /// ```
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
+        self.recv_until(Some(deadline))
+    }
+
+    fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        let attempt = || match self.ring.pop() {
+            Ok(item) => Some(Ok(item)),
+            Err(PopError::Closed) => Some(Err(RecvTimeoutError::Closed)),
+            Err(PopError::Empty) => None,
+        };
+        let outcome = match attempt() {
+            Some(done) => done,
+            None => self.receivers.wait(deadline, None, attempt).unwrap_or(Err(RecvTimeoutError::Timeout)),
+        };
+        if outcome.is_ok() {
+            self.senders.wake_one();
+        }
+        outcome
+    }
+
+    /// Closes the queue: later submits fail with `Closed(item)`, every blocked submitter wakes
+    /// at once with its item, and receivers drain what was accepted before they see `Closed`.
+    /// Returns `true` for the call that closed it.
+    ///
+    /// ```
+    /// let q = backpressure::BoundedQueue::new(4);
+    /// q.try_submit(1).unwrap();
+    /// assert!(q.close());
+    /// assert!(!q.close());
+    /// assert!(q.try_submit(2).is_err());
+    /// assert_eq!(q.try_recv(), Ok(1));
+    /// ```
+    pub fn close(&self) -> bool {
+        let closed = self.ring.close();
+        // Through the lists' locks: a thread registering after this sees the closed bit.
+        self.senders.wake_all();
+        self.receivers.wake_all();
+        closed
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    ///
+    /// ```
+    /// let q = backpressure::BoundedQueue::<u8>::new(1);
+    /// q.close();
+    /// assert!(q.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.ring.is_closed()
+    }
+
+    /// Takes every item queued now, without waiting; items submitted meanwhile may or may not
+    /// be included. Each taken item frees a slot for a waiting submitter.
+    ///
+    /// ```
+    /// let q = backpressure::BoundedQueue::new(4);
+    /// q.try_submit(1).unwrap();
+    /// q.try_submit(2).unwrap();
+    /// assert_eq!(q.drain().collect::<Vec<_>>(), [1, 2]);
+    /// ```
+    pub fn drain(&self) -> impl Iterator<Item = T> + '_ {
+        std::iter::from_fn(move || self.try_recv().ok())
+    }
+
+    /// A snapshot of the counters. See [`QueueStats`].
+    ///
+    /// ```
+    /// let q = backpressure::BoundedQueue::new(2);
+    /// q.try_submit(1).unwrap();
+    /// q.try_recv().unwrap();
+    /// let s = q.stats();
+    /// assert_eq!((s.accepted, s.received, s.depth), (1, 1, 0));
+    /// ```
+    pub fn stats(&self) -> QueueStats {
+        let c = &self.counters;
+        // Relaxed (all loads): statistics.
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let (accepted, received) = self.ring.totals();
+        let depth = self.len() as u64;
+        let (rejected_full, timed_out, cancelled, rejected_closed) =
+            (load(&c.rejected_full), load(&c.timed_out), load(&c.cancelled), load(&c.rejected_closed));
+        QueueStats {
+            submitted: accepted + rejected_full + timed_out + cancelled + rejected_closed,
+            accepted,
+            rejected_full,
+            timed_out,
+            cancelled,
+            rejected_closed,
+            received,
+            depth,
+            peak_depth: load(&c.peak_depth).max(depth),
+            wait: self.wait.clone(),
+        }
+    }
+
+    /// Bookkeeping after the push that claimed `position`: the peak depth, and one receiver.
+    #[inline]
+    fn accepted(&self, position: usize) {
+        let depth = self.ring.depth_after(position) as u64;
+        // Relaxed (both): a statistic; the load keeps the common case (no new peak) read-only.
+        if depth > self.counters.peak_depth.load(Ordering::Relaxed) {
+            self.counters.peak_depth.fetch_max(depth, Ordering::Relaxed);
+        }
+        self.receivers.wake_one();
+    }
+
+    #[inline]
+    fn count(&self, counter: &AtomicU64) {
+        // Relaxed: a statistic.
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl<T> fmt::Debug for BoundedQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BoundedQueue")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity())
+            .field("closed", &self.is_closed())
+            .field("waiting_submitters", &self.senders.waiting())
+            .field("waiting_receivers", &self.receivers.waiting())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;

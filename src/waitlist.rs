@@ -1,0 +1,193 @@
+//! The parking slow path shared by every blocking call: a FIFO list of parked threads and
+//! the one wait loop that uses it.
+//!
+//! # Protocol
+//! A waiter *registers* (pushes its [`Parker`] under the list's lock and publishes the new
+//! count), issues `fence(SeqCst)`, then *re-checks* its condition before it parks. A waker
+//! first makes the condition true (pushes an item, frees a slot), issues `fence(SeqCst)`, then
+//! reads the count and, if it is non-zero, pops one waiter under the lock and unparks it.
+//! The two SeqCst fences order "count written, condition read" against "condition written,
+//! count read": at least one side sees the other, so either the waiter's re-check succeeds or
+//! the waker finds the waiter (no lost wake-up). When nobody waits the waker pays a fence and
+//! one relaxed load, and takes no lock.
+//!
+//! # Invariants
+//! - W1: a waiter is in the list at most once, and only between `register` and `remove`.
+//! - W2: a waiter popped by `wake_one` owes the list one attempt at its condition made *after*
+//!   the pop. A waiter that was popped but leaves without such an attempt hands the wake on
+//!   (`wake_one` again), so a wake is never swallowed by a thread that no longer needs it.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use crate::cancel::CancelToken;
+use crate::sync::{current_parker, fence, spin_hint, Arc, AtomicUsize, Mutex, Ordering, Parker, Wake, SPIN_ROUNDS};
+
+/// Parked threads waiting for one kind of event, woken in FIFO order.
+#[derive(Debug)]
+pub(crate) struct WaitList {
+    /// How many are registered; read without the lock by wakers.
+    count: AtomicUsize,
+    parked: Mutex<VecDeque<Arc<Parker>>>,
+}
+
+/// Why a wait ended without its condition coming true.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    TimedOut,
+    Cancelled,
+}
+
+impl WaitList {
+    pub(crate) fn new() -> Self {
+        Self { count: AtomicUsize::new(0), parked: Mutex::new(VecDeque::new()) }
+    }
+
+    /// Adds `parker` at the back (W1), then fences so the caller's re-check is ordered after
+    /// the published count.
+    fn register(&self, parker: &Arc<Parker>) {
+        parker.prepare();
+        {
+            let mut parked = self.parked.lock();
+            parked.push_back(Arc::clone(parker));
+            // Relaxed: the SeqCst fence below orders it before the caller's re-check; pairs with
+            // the fence in `wake_one`.
+            self.count.store(parked.len(), Ordering::Relaxed);
+        }
+        // SeqCst fence: pairs with the fence in `wake_one` (see "Protocol").
+        fence(Ordering::SeqCst);
+    }
+
+    /// Removes `parker`; `false` means a waker had already popped it (W2 applies).
+    fn remove(&self, parker: &Arc<Parker>) -> bool {
+        let mut parked = self.parked.lock();
+        let Some(at) = parked.iter().position(|p| Arc::ptr_eq(p, parker)) else {
+            return false;
+        };
+        parked.remove(at);
+        // Relaxed: only a hint for wakers; a stale non-zero count costs them one lock.
+        self.count.store(parked.len(), Ordering::Relaxed);
+        true
+    }
+
+    /// Wakes the longest-waiting thread, if any. Call it after making the condition true.
+    #[inline]
+    pub(crate) fn wake_one(&self) {
+        // SeqCst fence: pairs with the fence in `register`, so either we see the waiter's count
+        // or the waiter's re-check sees the condition we just made true.
+        fence(Ordering::SeqCst);
+        // Relaxed: ordered by the fence above.
+        if self.count.load(Ordering::Relaxed) != 0 {
+            self.wake_one_slow();
+        }
+    }
+
+    #[cold]
+    fn wake_one_slow(&self) {
+        let mut parked = self.parked.lock();
+        if let Some(parker) = parked.pop_front() {
+            // Relaxed: a hint, see `remove`.
+            self.count.store(parked.len(), Ordering::Relaxed);
+            // Unpark under the lock: the waiter's `remove` then sees "popped" only once the wake
+            // is recorded in its parker, so the two never disagree (W2).
+            parker.unpark();
+        }
+    }
+
+    /// Wakes every waiter (close). Goes through the lock, so a waiter registering after this
+    /// sees whatever the caller published before calling it.
+    pub(crate) fn wake_all(&self) {
+        let mut parked = self.parked.lock();
+        // Relaxed: a hint, see `remove`; the lock orders it for registrants.
+        self.count.store(0, Ordering::Relaxed);
+        for parker in parked.drain(..) {
+            parker.unpark();
+        }
+    }
+
+    /// Number of registered waiters (diagnostics and tests).
+    pub(crate) fn waiting(&self) -> usize {
+        // Relaxed: an instantaneous reading, synchronizes with nothing.
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `attempt` returns `Some`, the deadline passes, or `token` is cancelled.
+    ///
+    /// `attempt` must be cheap and must not block; it is called after a short bounded spin,
+    /// after every registration and after every wake. It returns `Some` both for success and for
+    /// a terminal failure of the caller's own (such as "closed"). The caller has usually
+    /// made one attempt already (its fast path). On timeout or cancellation one last attempt is
+    /// still made after the wake, so a wait that ends as the condition comes true reports success.
+    pub(crate) fn wait<R>(
+        &self,
+        deadline: Option<Instant>,
+        token: Option<&CancelToken>,
+        mut attempt: impl FnMut() -> Option<R>,
+    ) -> Result<R, Stop> {
+        let deadline = crate::deadline::earliest(deadline, token.and_then(CancelToken::deadline));
+        if let Some(stop) = stop_reason(deadline, token) {
+            return Err(stop);
+        }
+        if let Some(done) = spin_then_attempt(&mut attempt) {
+            return Ok(done);
+        }
+        let parker = current_parker();
+        let _on_token = token.map(|t| t.watch(&parker));
+        loop {
+            self.register(&parker);
+            if let Some(done) = attempt() {
+                self.leave_after_attempt(&parker);
+                return Ok(done);
+            }
+            if let Some(stop) = stop_reason(deadline, token) {
+                self.leave_after_attempt(&parker);
+                return Err(stop);
+            }
+            let wake = parker.park(deadline);
+            // Removed (or popped) before the attempt below, so a pop is always followed by an
+            // attempt of ours (W2) and we owe no wake on.
+            self.remove(&parker);
+            if let Some(done) = attempt() {
+                return Ok(done);
+            }
+            if wake == Wake::TimedOut {
+                return Err(stop_reason(deadline, token).unwrap_or(Stop::TimedOut));
+            }
+            if let Some(stop) = stop_reason(deadline, token) {
+                return Err(stop);
+            }
+        }
+    }
+
+    /// Leaves the list after an attempt that may have preceded a pop: if we were popped, the
+    /// wake may have been meant for a condition our attempt did not use, so pass it on (W2).
+    fn leave_after_attempt(&self, parker: &Arc<Parker>) {
+        if !self.remove(parker) {
+            self.wake_one_slow();
+        }
+    }
+}
+
+/// The bounded spin before parking: a few rounds of `spin_loop` hints with an attempt after
+/// each, a few hundred nanoseconds in all. It never yields the CPU to the scheduler.
+fn spin_then_attempt<R>(attempt: &mut impl FnMut() -> Option<R>) -> Option<R> {
+    for round in 0..SPIN_ROUNDS {
+        for _ in 0..(1u32 << round) {
+            spin_hint();
+        }
+        if let Some(done) = attempt() {
+            return Some(done);
+        }
+    }
+    None
+}
+
+fn stop_reason(deadline: Option<Instant>, token: Option<&CancelToken>) -> Option<Stop> {
+    if token.is_some_and(CancelToken::is_cancelled_explicitly) {
+        return Some(Stop::Cancelled);
+    }
+    if crate::deadline::passed(deadline) {
+        return Some(Stop::TimedOut);
+    }
+    None
+}
