@@ -94,7 +94,7 @@ fn submit_timeout_with_u64_max_seconds_waits_for_space() {
         q.try_submit(1).unwrap();
         let popper = {
             let q = q.clone();
-            later(move || drop(q.try_recv()))
+            later(move || assert_eq!(q.try_recv(), Ok(1)))
         };
         assert_eq!(q.submit_timeout(2, Duration::from_secs(u64::MAX)), Ok(()));
         popper.join().unwrap();
