@@ -2,6 +2,7 @@
 //! a queue to `consumers` threads; the time is from the first send to the last receive.
 #![allow(dead_code)]
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -9,6 +10,25 @@ use std::time::{Duration, Instant};
 /// Producer/consumer counts measured for every queue (4P/4C oversubscribes 2 cores on purpose).
 pub const CONFIGS: &[(usize, usize)] = &[(1, 1), (2, 2), (4, 4)];
 pub const CAPACITY: usize = 1024;
+
+/// CPU nanoseconds used by the worker threads of every `transfer` so far (Linux; stays 0
+/// where `/proc/thread-self/schedstat` is missing).
+pub static WORKER_CPU_NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// This thread's CPU time in nanoseconds, from the scheduler's own accounting.
+fn thread_cpu_nanos() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|f| f.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// Runs `f` and adds the CPU time it used on this thread to `WORKER_CPU_NANOS`.
+fn counting_cpu(f: impl FnOnce()) {
+    let before = thread_cpu_nanos();
+    f();
+    WORKER_CPU_NANOS.fetch_add(thread_cpu_nanos().saturating_sub(before), Ordering::Relaxed);
+}
 
 /// Runs one transfer of at least `total` items and returns its wall time. `send(i)` must not
 /// return before item `i` is queued; `recv()` must return one item.
@@ -29,9 +49,11 @@ pub fn transfer<Q: Sync>(
         for _ in 0..producers {
             s.spawn(|| {
                 barrier.wait();
-                for i in 0..per_producer {
-                    send(queue, i);
-                }
+                counting_cpu(|| {
+                    for i in 0..per_producer {
+                        send(queue, i);
+                    }
+                });
             });
         }
         for c in 0..consumers {
@@ -39,11 +61,13 @@ pub fn transfer<Q: Sync>(
             s.spawn(move || {
                 barrier.wait();
                 let n = per_consumer + if c == 0 { extra } else { 0 };
-                let mut sum = 0u64;
-                for _ in 0..n {
-                    sum = sum.wrapping_add(recv(queue));
-                }
-                std::hint::black_box(sum);
+                counting_cpu(|| {
+                    let mut sum = 0u64;
+                    for _ in 0..n {
+                        sum = sum.wrapping_add(recv(queue));
+                    }
+                    std::hint::black_box(sum);
+                });
             });
         }
         barrier.wait();
