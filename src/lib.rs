@@ -15,6 +15,7 @@
 //! | a stall tied to a request that may be abandoned | [`BoundedQueue::submit_cancellable`] with a [`CancelToken`] |
 //! | producers slowed to the consumer's pace, nothing refused | [`BoundedQueue::submit`] |
 //! | only the lock-free core, with your own waiting | [`Ring`] |
+//! | at most `rate` calls per second with bursts, asked millions of times a second | [`TokenBucket::try_acquire`] / [`acquire`](TokenBucket::acquire); [`AdaptiveRateLimiter`] to back off on errors |
 //!
 //! Every refusal hands the item back inside the error (`err.into_inner()`), so nothing is
 //! silently dropped; closing a queue lets consumers drain what was accepted.
@@ -49,6 +50,7 @@ pub mod cancel;
 pub mod error;
 pub mod metrics;
 pub mod queue;
+pub mod rate;
 pub mod ring;
 
 pub use cancel::CancelToken;
@@ -57,4 +59,5 @@ pub use metrics::{LatencyHistogram, QueueStats};
 pub use queue::{
     BoundedQueue, RecvError, RecvTimeoutError, SubmitError, SubmitTimeoutError, TryRecvError, TrySubmitError,
 };
+pub use rate::{AcquireError, AdaptiveRateLimiter, RateLimited, TokenBucket};
 pub use ring::Ring;
