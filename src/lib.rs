@@ -15,6 +15,7 @@
 //! | a stall tied to a request that may be abandoned | [`BoundedQueue::submit_cancellable`] with a [`CancelToken`] |
 //! | producers slowed to the consumer's pace, nothing refused | [`BoundedQueue::submit`] |
 //! | only the lock-free core, with your own waiting | [`Ring`] |
+//! | worker threads that take the work off the queue, optionally rate-limited | [`Processor`] |
 //! | at most `rate` calls per second with bursts, asked millions of times a second | [`TokenBucket::try_acquire`] / [`acquire`](TokenBucket::acquire); [`AdaptiveRateLimiter`] to back off on errors |
 //!
 //! Every refusal hands the item back inside the error (`err.into_inner()`), so nothing is
@@ -49,6 +50,7 @@ mod waitlist;
 pub mod cancel;
 pub mod error;
 pub mod metrics;
+pub mod processor;
 pub mod queue;
 pub mod rate;
 pub mod ring;
@@ -56,6 +58,7 @@ pub mod ring;
 pub use cancel::CancelToken;
 pub use error::ConfigError;
 pub use metrics::{LatencyHistogram, QueueStats};
+pub use processor::{Job, Processor, ProcessorReport, ProcessorStats};
 pub use queue::{
     BoundedQueue, RecvError, RecvTimeoutError, SubmitError, SubmitTimeoutError, TryRecvError, TrySubmitError,
 };
