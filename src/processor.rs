@@ -115,6 +115,7 @@ pub struct ProcessorBuilder<T> {
     queue_capacity: usize,
     limiter: Option<TokenBucket>,
     name: String,
+    wait_sampling: u32,
     _items: std::marker::PhantomData<fn(T)>,
 }
 
@@ -190,6 +191,7 @@ impl<T: Send + 'static> Processor<T> {
             queue_capacity: 1024,
             limiter: None,
             name: "processor".to_string(),
+            wait_sampling: crate::queue::DEFAULT_WAIT_SAMPLING,
             _items: std::marker::PhantomData,
         }
     }
@@ -261,6 +263,19 @@ impl<T: Send + 'static> ProcessorBuilder<T> {
         self
     }
 
+    /// Records the queued time of about one item in `every` (`0`: off), as
+    /// [`QueueBuilder::wait_sampling`](crate::queue::QueueBuilder::wait_sampling). Default: 32.
+    ///
+    /// ```
+    /// let p = backpressure::Processor::builder().wait_sampling(1).build(|_: ()| {}).unwrap();
+    /// p.submit(()).unwrap();
+    /// assert_eq!(p.shutdown().queue.wait.count(), 1);
+    /// ```
+    pub fn wait_sampling(mut self, every: u32) -> Self {
+        self.wait_sampling = every;
+        self
+    }
+
     /// Validates the settings, starts the workers and returns the running processor.
     ///
     /// # Errors
@@ -282,7 +297,10 @@ impl<T: Send + 'static> ProcessorBuilder<T> {
             return Err(ConfigError::new("queue_capacity", "must be at least 1, got 0"));
         }
         let shared = Arc::new(Shared {
-            queue: BoundedQueue::new(self.queue_capacity),
+            queue: BoundedQueue::builder(self.queue_capacity)
+                .name(self.name.clone())
+                .wait_sampling(self.wait_sampling)
+                .build()?,
             handler: Box::new(handler),
             limiter: self.limiter,
             stop_now: AtomicBool::new(false),
@@ -336,6 +354,15 @@ impl JobsBuilder {
     /// ```
     pub fn rate_limit(self, bucket: TokenBucket) -> Self {
         Self(self.0.rate_limit(bucket))
+    }
+
+    /// As [`ProcessorBuilder::wait_sampling`].
+    ///
+    /// ```
+    /// assert!(backpressure::Processor::jobs().wait_sampling(0).build().is_ok());
+    /// ```
+    pub fn wait_sampling(self, every: u32) -> Self {
+        Self(self.0.wait_sampling(every))
     }
 
     /// As [`ProcessorBuilder::name`]. Default: `jobs`.
@@ -642,6 +669,7 @@ impl<T> fmt::Debug for ProcessorBuilder<T> {
             .field("queue_capacity", &self.queue_capacity)
             .field("rate_limit", &self.limiter)
             .field("name", &self.name)
+            .field("wait_sampling", &self.wait_sampling)
             .finish()
     }
 }

@@ -17,19 +17,33 @@
 //! load. Waiters spin for a few hundred nanoseconds before parking and never call
 //! `sched_yield`, so a blocked thread costs no CPU even when threads outnumber cores.
 //!
+//! # Wait time
+//! [`QueueStats::wait`] is the time an item spent queued, from accepted to received. Reading
+//! a clock for every item would cost more than the rest of an uncontended submit and receive
+//! together, so the queue *samples*: a submitter stamps about one item in
+//! [`wait_sampling`](QueueBuilder::wait_sampling) (default 32) with the time, the stamp
+//! travels in the slot beside the item, and the receiver of a stamped item records the
+//! difference. Which items are stamped is decided by a per-thread countdown with a random
+//! restart, so no submission pattern can alias with it; items without a stamp cost one
+//! branch on each side. `wait_sampling(0)` switches recording off.
+//!
 //! # Close
 //! Closing sets a bit in the ring's tail, so "closed" is ordered against every push: a push
 //! either completed before the close (its item will be received) or fails with `Closed(item)`.
 //! Close wakes every parked thread; submitters get their items back, receivers drain what was
 //! accepted and then see `Closed`.
 
+mod builder;
 mod error;
 
+use std::cell::Cell;
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
+pub use self::builder::QueueBuilder;
+pub(crate) use self::builder::DEFAULT_WAIT_SAMPLING;
 pub use self::error::{RecvError, RecvTimeoutError, SubmitError, SubmitTimeoutError, TryRecvError, TrySubmitError};
 use crate::cancel::CancelToken;
 use crate::metrics::{LatencyHistogram, QueueStats};
@@ -64,13 +78,77 @@ use crate::waitlist::{Stop, WaitList};
 /// assert_eq!(consumer.join().unwrap(), 55);
 /// ```
 pub struct BoundedQueue<T> {
-    ring: Ring<T>,
+    ring: Ring<Entry<T>>,
     /// Submitters parked until a slot frees.
     senders: WaitList,
     /// Receivers parked until an item arrives.
     receivers: WaitList,
     counters: CachePadded<Counters>,
+    /// Time from accepted to received, of the sampled items.
     wait: LatencyHistogram,
+    /// Time submitters spent blocked waiting for space.
+    submit_wait: LatencyHistogram,
+    /// Stamp about one item in this many; 0 = never.
+    sample_every: u32,
+    clock: WaitClock,
+    name: Option<Box<str>>,
+}
+
+/// An item in the ring, with the time it was accepted if it was sampled (0 = not sampled).
+struct Entry<T> {
+    item: T,
+    stamp: u64,
+}
+
+/// Where wait-time stamps come from: `std::time::Instant` from a per-queue origin by default
+/// (no calibration, available everywhere), or the `quanta::Clock` given to the builder.
+#[derive(Clone, Debug)]
+enum WaitClock {
+    Std(Instant),
+    Quanta(quanta::Clock),
+}
+
+impl WaitClock {
+    /// A reading, never 0 (0 marks an unsampled entry).
+    #[inline]
+    fn now(&self) -> u64 {
+        let raw = match self {
+            Self::Std(origin) => u64::try_from(origin.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            Self::Quanta(clock) => clock.raw(),
+        };
+        raw.max(1)
+    }
+
+    /// The time between two readings, zero if they went backwards (e.g. skew across cores).
+    #[inline]
+    fn between(&self, start: u64, end: u64) -> Duration {
+        match self {
+            Self::Std(_) => Duration::from_nanos(end.saturating_sub(start)),
+            Self::Quanta(clock) if end > start => clock.delta(start, end),
+            Self::Quanta(_) => Duration::ZERO,
+        }
+    }
+}
+
+thread_local! {
+    /// Submits left on this thread until the next sampled one (shared by all queues).
+    static UNTIL_SAMPLE: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Whether this thread's next submission should be stamped: about one in `every` (> 0).
+#[inline]
+fn sample_due(every: u32) -> bool {
+    UNTIL_SAMPLE.with(|left| {
+        let n = left.get();
+        if n > 1 {
+            left.set(n - 1);
+            false
+        } else {
+            // A random restart with mean `every`: no submit pattern can stay in step with it.
+            left.set(fastrand::u32(1..=every.saturating_mul(2).saturating_sub(1).max(1)));
+            true
+        }
+    })
 }
 
 /// Outcome counters that the ring's positions cannot give us. Only refusals and new peaks
@@ -103,13 +181,58 @@ impl<T> BoundedQueue<T> {
     /// ```
     pub fn new(capacity: usize) -> Self {
         assert!(capacity >= 1, "BoundedQueue capacity must be at least 1, got 0");
+        Self::from_builder(QueueBuilder::new(capacity))
+    }
+
+    /// A builder for a queue with a name, a clock or a wait-time sampling rate.
+    ///
+    /// ```
+    /// let q = backpressure::BoundedQueue::<u32>::builder(64).name("jobs").wait_sampling(0).build()?;
+    /// assert_eq!(q.name(), Some("jobs"));
+    /// assert!(backpressure::BoundedQueue::<u32>::builder(0).build().is_err());
+    /// # Ok::<(), backpressure::ConfigError>(())
+    /// ```
+    pub fn builder(capacity: usize) -> QueueBuilder<T> {
+        QueueBuilder::new(capacity)
+    }
+
+    fn from_builder(b: QueueBuilder<T>) -> Self {
         Self {
-            ring: Ring::new(capacity),
+            ring: Ring::new(b.capacity),
             senders: WaitList::new(),
             receivers: WaitList::new(),
             counters: CachePadded::new(Counters::default()),
             wait: LatencyHistogram::new(),
+            submit_wait: LatencyHistogram::new(),
+            sample_every: b.wait_sampling,
+            clock: b.clock.map_or_else(|| WaitClock::Std(Instant::now()), WaitClock::Quanta),
+            name: b.name.map(String::into_boxed_str),
         }
+    }
+
+    /// The name given in the builder, used as the `queue` label of exported metrics.
+    ///
+    /// ```
+    /// assert_eq!(backpressure::BoundedQueue::<u8>::new(1).name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Wraps `item` with a stamp if it is sampled.
+    #[inline]
+    fn entry(&self, item: T) -> Entry<T> {
+        let stamp = if self.sample_every != 0 && sample_due(self.sample_every) { self.clock.now() } else { 0 };
+        Entry { item, stamp }
+    }
+
+    /// Unwraps a received entry, recording its wait if it was sampled.
+    #[inline]
+    fn received(&self, entry: Entry<T>) -> T {
+        if entry.stamp != 0 {
+            self.wait.record(self.clock.between(entry.stamp, self.clock.now()));
+        }
+        entry.item
     }
 
     /// The maximum number of queued items.
@@ -168,18 +291,18 @@ impl<T> BoundedQueue<T> {
     /// }
     /// ```
     pub fn try_submit(&self, item: T) -> Result<(), TrySubmitError<T>> {
-        match self.ring.push(item) {
+        match self.ring.push(self.entry(item)) {
             Ok(position) => {
                 self.accepted(position);
                 Ok(())
             }
-            Err(PushError::Full(item)) => {
+            Err(PushError::Full(entry)) => {
                 self.count(&self.counters.rejected_full);
-                Err(TrySubmitError::Full(item))
+                Err(TrySubmitError::Full(entry.item))
             }
-            Err(PushError::Closed(item)) => {
+            Err(PushError::Closed(entry)) => {
                 self.count(&self.counters.rejected_closed);
-                Err(TrySubmitError::Closed(item))
+                Err(TrySubmitError::Closed(entry.item))
             }
         }
     }
@@ -276,31 +399,34 @@ impl<T> BoundedQueue<T> {
     /// The one submit loop: fast path, then park on `senders` until space, close, deadline or
     /// cancellation. Counts the outcome.
     fn submit_until(&self, item: T, deadline: Option<Instant>, token: Option<&CancelToken>) -> Result<(), Refused<T>> {
-        let item = match self.ring.push(item) {
+        let item = match self.ring.push(self.entry(item)) {
             Ok(position) => {
                 self.accepted(position);
                 return Ok(());
             }
-            Err(PushError::Closed(item)) => {
+            Err(PushError::Closed(entry)) => {
                 self.count(&self.counters.rejected_closed);
-                return Err(Refused::Closed(item));
+                return Err(Refused::Closed(entry.item));
             }
-            Err(PushError::Full(item)) => item,
+            Err(PushError::Full(entry)) => entry,
         };
         let started = Instant::now();
         let mut held = Some(item);
         let outcome = self.senders.wait(deadline, token, || {
-            let item = held.take().expect("the wait loop stops at the first Some");
+            let mut item = held.take().expect("the wait loop stops at the first Some");
+            if item.stamp != 0 {
+                item.stamp = self.clock.now(); // wait time counts from acceptance, not from the first try
+            }
             match self.ring.push(item) {
                 Ok(position) => Some(Ok(position)),
-                Err(PushError::Closed(item)) => Some(Err(item)),
+                Err(PushError::Closed(entry)) => Some(Err(entry.item)),
                 Err(PushError::Full(item)) => {
                     held = Some(item);
                     None
                 }
             }
         });
-        self.wait.record(started.elapsed());
+        self.submit_wait.record(started.elapsed());
         match outcome {
             Ok(Ok(position)) => {
                 self.accepted(position);
@@ -316,7 +442,7 @@ impl<T> BoundedQueue<T> {
                     Stop::Cancelled => &self.counters.cancelled,
                 };
                 self.count(counter);
-                Err(Refused::Stopped(stop, held.take().expect("a refused item is held")))
+                Err(Refused::Stopped(stop, held.take().expect("a refused item is held").item))
             }
         }
     }
@@ -335,9 +461,9 @@ impl<T> BoundedQueue<T> {
     /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         match self.ring.pop() {
-            Ok(item) => {
+            Ok(entry) => {
                 self.senders.wake_one();
-                Ok(item)
+                Ok(self.received(entry))
             }
             Err(PopError::Empty) => Err(TryRecvError::Empty),
             Err(PopError::Closed) => Err(TryRecvError::Closed),
@@ -393,7 +519,7 @@ impl<T> BoundedQueue<T> {
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         let attempt = || match self.ring.pop() {
-            Ok(item) => Some(Ok(item)),
+            Ok(entry) => Some(Ok(entry)),
             Err(PopError::Closed) => Some(Err(RecvTimeoutError::Closed)),
             Err(PopError::Empty) => None,
         };
@@ -401,10 +527,9 @@ impl<T> BoundedQueue<T> {
             Some(done) => done,
             None => self.receivers.wait(deadline, None, attempt).unwrap_or(Err(RecvTimeoutError::Timeout)),
         };
-        if outcome.is_ok() {
-            self.senders.wake_one();
-        }
-        outcome
+        let entry = outcome?;
+        self.senders.wake_one();
+        Ok(self.received(entry))
     }
 
     /// Closes the queue: later submits fail with `Closed(item)`, every blocked submitter wakes
@@ -479,6 +604,7 @@ impl<T> BoundedQueue<T> {
             depth,
             peak_depth: load(&c.peak_depth).max(depth),
             wait: self.wait.clone(),
+            submit_wait: self.submit_wait.clone(),
         }
     }
 
@@ -504,6 +630,7 @@ impl<T> fmt::Debug for BoundedQueue<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BoundedQueue")
             .field("len", &self.len())
+            .field("name", &self.name)
             .field("capacity", &self.capacity())
             .field("closed", &self.is_closed())
             .field("waiting_submitters", &self.senders.waiting())
