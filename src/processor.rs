@@ -264,7 +264,7 @@ impl<T: Send + 'static> ProcessorBuilder<T> {
     }
 
     /// Records the queued time of about one item in `every` (`0`: off), as
-    /// [`QueueBuilder::wait_sampling`](crate::queue::QueueBuilder::wait_sampling). Default: 32.
+    /// [`QueueBuilder::wait_sampling`](crate::queue::QueueBuilder::wait_sampling). Default: 128.
     ///
     /// ```
     /// let p = backpressure::Processor::builder().wait_sampling(1).build(|_: ()| {}).unwrap();

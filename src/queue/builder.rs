@@ -6,8 +6,8 @@ use std::marker::PhantomData;
 use super::BoundedQueue;
 use crate::error::ConfigError;
 
-/// Default: stamp about one item in 32 with its acceptance time.
-pub(crate) const DEFAULT_WAIT_SAMPLING: u32 = 32;
+/// Default: stamp about one item in 128 with its acceptance time.
+pub(crate) const DEFAULT_WAIT_SAMPLING: u32 = 128;
 
 /// Configures a [`BoundedQueue`]; from [`BoundedQueue::builder`].
 ///
@@ -38,7 +38,7 @@ impl<T> QueueBuilder<T> {
     }
 
     /// Records the queued time ([`QueueStats::wait`](crate::QueueStats::wait)) of about one
-    /// item in `every`; `1` records every item, `0` switches wait recording off. Default: 32.
+    /// item in `every`; `1` records every item, `0` switches wait recording off. Default: 128.
     ///
     /// ```
     /// let q = backpressure::BoundedQueue::builder(4).wait_sampling(0).build().unwrap();
@@ -146,6 +146,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore)] // 10,000 round trips: slow under Miri
     fn default_sampling_records_a_fraction_of_items() {
         let q = BoundedQueue::new(8);
         for n in 0..10_000 {
@@ -153,8 +154,8 @@ mod tests {
             q.try_recv().unwrap();
         }
         let sampled = q.stats().wait.count();
-        // Mean one in 32, with a random restart: far from none and far from all.
-        assert!((50..2_000).contains(&sampled), "{sampled}");
+        // Mean one in 128 (10_000 / 128 ≈ 78), with a random restart: far from none and far from all.
+        assert!((20..1_000).contains(&sampled), "{sampled}");
     }
 
     #[test]

@@ -21,7 +21,7 @@
 //! [`QueueStats::wait`] is the time an item spent queued, from accepted to received. Reading
 //! a clock for every item would cost more than the rest of an uncontended submit and receive
 //! together, so the queue *samples*: a submitter stamps about one item in
-//! [`wait_sampling`](QueueBuilder::wait_sampling) (default 32) with the time, the stamp
+//! [`wait_sampling`](QueueBuilder::wait_sampling) (default 128) with the time, the stamp
 //! travels in the slot beside the item, and the receiver of a stamped item records the
 //! difference. Which items are stamped is decided by a per-thread countdown with a random
 //! restart, so no submission pattern can alias with it; items without a stamp cost one
