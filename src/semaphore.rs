@@ -107,6 +107,8 @@ pub struct Semaphore {
     /// Initial plus added permits; requests above it fail at once.
     total: AtomicUsize,
     waiters: Mutex<VecDeque<Arc<Waiter>>>,
+    /// The queue's length, mirrored for [`Semaphore::waiting`]; written under the lock.
+    waiting: AtomicUsize,
 }
 
 /// The result of the lock-free attempt.
@@ -132,6 +134,7 @@ impl Semaphore {
             state: CachePadded::new(AtomicUsize::new(permits << SHIFT)),
             total: AtomicUsize::new(permits),
             waiters: Mutex::new(VecDeque::new()),
+            waiting: AtomicUsize::new(0),
         }
     }
 
@@ -477,8 +480,20 @@ impl Semaphore {
             waiter.outcome.store(CLOSED_OUT, Ordering::Relaxed);
             waiter.parker.unpark();
         }
+        self.count_waiting(&queue);
         self.clear_queued();
         before & CLOSED == 0
+    }
+
+    /// How many threads are queued for permits right now (a diagnostic snapshot).
+    ///
+    /// ```
+    /// let sem = backpressure::Semaphore::new(1);
+    /// assert_eq!(sem.waiting(), 0);
+    /// ```
+    pub fn waiting(&self) -> usize {
+        // Relaxed: an instantaneous reading that synchronizes with nothing.
+        self.waiting.load(Ordering::Relaxed)
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -548,17 +563,25 @@ impl Semaphore {
         while let Some(head) = queue.front() {
             // Relaxed: under the lock with QUEUED set nobody else changes the count (Q2).
             if self.state.load(Ordering::Relaxed) >> SHIFT < head.need {
+                self.count_waiting(queue);
                 return;
             }
             // Acquire: pairs with the Release that returned these permits; the waiter then
             // reads its outcome under the lock we hold, so it inherits this edge.
             self.state.fetch_sub(head.need << SHIFT, Ordering::Acquire);
-            let Some(head) = queue.pop_front() else { return };
+            let Some(head) = queue.pop_front() else { break };
             // Relaxed: read only under `waiters` (Q3).
             head.outcome.store(GRANTED, Ordering::Relaxed);
             head.parker.unpark();
         }
+        self.count_waiting(queue);
         self.clear_queued();
+    }
+
+    /// Mirrors the queue's length into `waiting` (call under the lock after changing it).
+    fn count_waiting(&self, queue: &VecDeque<Arc<Waiter>>) {
+        // Relaxed: a diagnostic mirror; the lock orders the writes.
+        self.waiting.store(queue.len(), Ordering::Relaxed);
     }
 
     /// Clears `QUEUED` (Q1: call under the lock once the queue is empty).
@@ -666,6 +689,7 @@ impl Semaphore {
         }
         let waiter = Arc::new(Waiter { need: n, parker: Arc::clone(parker), outcome: AtomicU32::new(PENDING) });
         queue.push_back(Arc::clone(&waiter));
+        self.count_waiting(&queue);
         Ok(Some(waiter))
     }
 }
@@ -687,7 +711,7 @@ impl fmt::Debug for Semaphore {
         f.debug_struct("Semaphore")
             .field("available", &(state >> SHIFT))
             .field("total", &self.total_permits())
-            .field("waiting", &(state & QUEUED != 0))
+            .field("waiting", &self.waiting())
             .field("closed", &(state & CLOSED != 0))
             .finish()
     }
