@@ -11,8 +11,8 @@
 //! # Algorithm
 //! The state is one counter, `load`, on its own cache line, plus `max_load`, read-mostly on
 //! another. To admit, `try_acquire` reads the limit (`max_load`, or the priority's share of
-//! it), then runs one CAS loop on `load`: if the value seen is below the limit, swap in value
-//! + 1; otherwise refuse with the value seen. A failed CAS hands back the current value and the
+//! it), then runs one CAS loop on `load`: if the value seen is below the limit, swap in
+//! `value + 1`; otherwise refuse with the value seen. A failed CAS hands back the current value and the
 //! loop re-checks it against the limit, so an increment only ever happens from a value below
 //! the limit (S1). Dropping a permit is a single `fetch_sub(1)`; every permit decrements
 //! exactly once and only after its increment (S2), so `load` never goes below zero.
