@@ -22,6 +22,8 @@
 //!   fast release either lands before the CAS (and the waiter sees its permits) or sees
 //!   `QUEUED` and goes to the locked path, which waits for the push: no lost wake-up, with no
 //!   fence needed.
+//! - **Waiting**: a queued waiter spins briefly on its outcome, then parks; a dispatcher or
+//!   `close` that pops it stores the outcome and unparks it.
 //! - **Leaving** (timeout or cancel): under the lock, a waiter first checks whether it was
 //!   granted or closed meanwhile (then it keeps the permits / reports closed); otherwise it
 //!   removes itself and dispatches, since the waiter behind it may fit now.
@@ -30,9 +32,10 @@
 //! Orderings: every RMW that *takes* permits is Acquire and every one that *returns* them is
 //! Release. All writes to `state` are RMWs, so each return heads a release sequence that later
 //! takes read from: whatever a holder did before dropping its permit happens-before the work
-//! of the next holder, as with a mutex. Flag changes and the grant hand-off need nothing more:
-//! the flags publish no data, and a granted waiter reads its outcome under the lock that the
-//! dispatcher held when it took the permits.
+//! of the next holder, as with a mutex. A dispatcher takes a waiter's permits with that
+//! Acquire and then stores the waiter's outcome with Release; the waiter reads it with Acquire
+//! (spinning briefly before it parks, and again after each wake), so the edge reaches it
+//! without the lock. The flags publish no data and need nothing more.
 //!
 //! # Invariants
 //! - Q1: `QUEUED` is set iff the wait queue is non-empty; both change only under the lock.
@@ -73,6 +76,33 @@ struct Waiter {
     parker: Arc<Parker>,
     /// `PENDING`, `GRANTED` or `CLOSED_OUT` (Q3).
     outcome: AtomicU32,
+}
+
+impl Waiter {
+    /// The outcome, once a dispatcher or `close` has popped us (Q3).
+    #[inline]
+    fn decided(&self) -> Option<Result<(), SemaphoreError>> {
+        // Acquire: pairs with the Release store in `dispatch` / `close`, so a granted waiter
+        // sees every write that happened-before the return of its permits.
+        match self.outcome.load(Ordering::Acquire) {
+            GRANTED => Some(Ok(())),
+            CLOSED_OUT => Some(Err(SemaphoreError::Closed)),
+            _ => None,
+        }
+    }
+
+    /// The bounded spin before parking: a few rounds of spin hints, checking after each.
+    fn spin_for_decision(&self) -> Option<Result<(), SemaphoreError>> {
+        for round in 0..SPIN_ROUNDS {
+            for _ in 0..(1u32 << round) {
+                spin_hint();
+            }
+            if let Some(done) = self.decided() {
+                return Some(done);
+            }
+        }
+        None
+    }
 }
 
 /// A counting semaphore: at most `permits` holders at once, waiters served first come, first
@@ -476,8 +506,8 @@ impl Semaphore {
         // shares the word with the permits, so fast paths see it in their CAS.
         let before = self.state.fetch_or(CLOSED, Ordering::Relaxed);
         for waiter in queue.drain(..) {
-            // Relaxed: read only under `waiters` (Q3).
-            waiter.outcome.store(CLOSED_OUT, Ordering::Relaxed);
+            // Release: pairs with the Acquire in `Waiter::decided`.
+            waiter.outcome.store(CLOSED_OUT, Ordering::Release);
             waiter.parker.unpark();
         }
         self.count_waiting(&queue);
@@ -566,12 +596,13 @@ impl Semaphore {
                 self.count_waiting(queue);
                 return;
             }
-            // Acquire: pairs with the Release that returned these permits; the waiter then
-            // reads its outcome under the lock we hold, so it inherits this edge.
+            // Acquire: pairs with the Release that returned these permits; the waiter inherits
+            // this edge through the Release store of its outcome below.
             self.state.fetch_sub(head.need << SHIFT, Ordering::Acquire);
             let Some(head) = queue.pop_front() else { break };
-            // Relaxed: read only under `waiters` (Q3).
-            head.outcome.store(GRANTED, Ordering::Relaxed);
+            // Release: pairs with the Acquire in `Waiter::decided`, handing over the permits'
+            // happens-before edge.
+            head.outcome.store(GRANTED, Ordering::Release);
             head.parker.unpark();
         }
         self.count_waiting(queue);
@@ -639,14 +670,22 @@ impl Semaphore {
             // set its flag first, and a passed deadline must not park.
             let gave_up = match stop_reason(deadline, token) {
                 Some(_) => true,
-                None => parker.park(deadline) == Wake::TimedOut,
+                None => {
+                    // A short bounded spin first: a holder that releases within it hands over
+                    // without a sleep and a wake-up (the convoy cost of strict FIFO).
+                    if let Some(done) = waiter.spin_for_decision() {
+                        return done;
+                    }
+                    parker.park(deadline) == Wake::TimedOut
+                }
             };
+            if let Some(done) = waiter.decided() {
+                return done;
+            }
             let mut queue = self.waiters.lock();
-            // Relaxed: written only under `waiters`, which we hold (Q3).
-            match waiter.outcome.load(Ordering::Relaxed) {
-                GRANTED => return Ok(()),
-                CLOSED_OUT => return Err(SemaphoreError::Closed),
-                _ => {}
+            // Decided while we took the lock? Then we are no longer queued (Q3).
+            if let Some(done) = waiter.decided() {
+                return done;
             }
             let stop = stop_reason(deadline, token).or(gave_up.then_some(SemaphoreError::Timeout));
             if let Some(stop) = stop {
