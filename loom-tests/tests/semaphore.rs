@@ -35,13 +35,26 @@ fn release_wakes_a_parked_waiter() {
 fn timeout_racing_a_grant_never_loses_a_permit() {
     loom::model(|| {
         let sem = Arc::new(Semaphore::new(1));
+        let cell = Arc::new(UnsafeCell::new(0u32));
         let held = sem.try_acquire_owned().unwrap();
         let waiter = {
-            let sem = Arc::clone(&sem);
+            let (sem, cell) = (Arc::clone(&sem), Arc::clone(&cell));
             // Under loom a timed park times out at once unless already woken.
-            thread::spawn(move || sem.acquire_timeout(Duration::from_secs(60)).map(|p| p.permits()))
+            thread::spawn(move || {
+                let permit = sem.acquire_timeout(Duration::from_secs(60))?;
+                // A grant seen on the timeout path must still carry the holder's writes.
+                cell.with_mut(|v| unsafe { *v += 1 });
+                Some(permit.permits())
+            })
         };
-        drop(held);
+        let holder = {
+            let cell = Arc::clone(&cell);
+            thread::spawn(move || {
+                cell.with_mut(|v| unsafe { *v += 1 });
+                drop(held);
+            })
+        };
+        holder.join().unwrap();
         let got = waiter.join().unwrap();
         assert!(got.is_none() || got == Some(1));
         assert_whole(&sem, 1);
