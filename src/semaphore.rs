@@ -91,18 +91,21 @@ impl Waiter {
         }
     }
 
-    /// The bounded spin before parking: a few rounds of spin hints, checking after each.
+    /// The bounded spin before parking, watching our outcome.
     fn spin_for_decision(&self) -> Option<Result<(), SemaphoreError>> {
-        for round in 0..SPIN_ROUNDS {
-            for _ in 0..(1u32 << round) {
-                spin_hint();
-            }
-            if let Some(done) = self.decided() {
-                return Some(done);
-            }
-        }
-        None
+        spin_then(|| self.decided())
     }
+}
+
+/// A bounded spin: `SPIN_ROUNDS` rounds of 1, 2, 4, ... spin hints (a few hundred nanoseconds
+/// in all; none under loom), calling `check` after each. It never yields to the scheduler.
+fn spin_then<R>(mut check: impl FnMut() -> Option<R>) -> Option<R> {
+    (0..SPIN_ROUNDS).find_map(|round| {
+        for _ in 0..(1u32 << round) {
+            spin_hint();
+        }
+        check()
+    })
 }
 
 /// A counting semaphore: at most `permits` holders at once, waiters served first come, first
@@ -640,17 +643,12 @@ impl Semaphore {
         if let Some(stop) = stop_reason(deadline, token) {
             return Err(stop);
         }
-        for round in 0..SPIN_ROUNDS {
-            for _ in 0..(1u32 << round) {
-                spin_hint();
-            }
-            match self.try_take(n) {
-                Take::Taken => return Ok(()),
-                Take::Closed => return Err(SemaphoreError::Closed),
-                Take::Busy => {}
-            }
-        }
-        self.wait(n, deadline, token)
+        let spun = spin_then(|| match self.try_take(n) {
+            Take::Taken => Some(Ok(())),
+            Take::Closed => Some(Err(SemaphoreError::Closed)),
+            Take::Busy => None,
+        });
+        spun.unwrap_or_else(|| self.wait(n, deadline, token))
     }
 
     /// The parking slow path: get in line, sleep, and leave granted, closed, or by giving up.
