@@ -687,15 +687,20 @@ impl Semaphore {
             }
             let stop = stop_reason(deadline, token).or(gave_up.then_some(SemaphoreError::Timeout));
             if let Some(stop) = stop {
-                if let Some(at) = queue.iter().position(|w| Arc::ptr_eq(w, &waiter)) {
-                    queue.remove(at);
-                }
-                // The waiter behind us may fit now, or the queue may be empty (Q1, Q2).
-                self.dispatch(&mut queue);
+                self.leave(&mut queue, &waiter);
                 return Err(stop);
             }
             // Woken by something else (a stale wake of this thread's parker): sleep again.
         }
+    }
+
+    /// Gives up a place in line (still `PENDING`, so still queued, Q3). Under the lock.
+    fn leave(&self, queue: &mut VecDeque<Arc<Waiter>>, waiter: &Arc<Waiter>) {
+        if let Some(at) = queue.iter().position(|w| Arc::ptr_eq(w, waiter)) {
+            queue.remove(at);
+        }
+        // The waiter behind us may fit now, or the queue may be empty (Q1, Q2).
+        self.dispatch(queue);
     }
 
     /// Under the lock: take the permits if first in line and they are free, else join the
