@@ -15,6 +15,9 @@
 //! | a stall tied to a request that may be abandoned | [`BoundedQueue::submit_cancellable`] with a [`CancelToken`] |
 //! | producers slowed to the consumer's pace, nothing refused | [`BoundedQueue::submit`] |
 //! | only the lock-free core, with your own waiting | [`Ring`] |
+//! | refuse work at once beyond N in flight (HTTP 503) | [`LoadShedder::try_acquire`] |
+//! | the same, shedding low-priority work first | [`PriorityShedder::try_acquire`] with a [`Priority`] |
+//! | at most N holders at once, callers waiting their turn in FIFO order | [`Semaphore::acquire`] / [`acquire_many`](Semaphore::acquire_many) |
 //!
 //! Every refusal hands the item back inside the error (`err.into_inner()`), so nothing is
 //! silently dropped; closing a queue lets consumers drain what was accepted.
@@ -50,6 +53,8 @@ pub mod error;
 pub mod metrics;
 pub mod queue;
 pub mod ring;
+pub mod semaphore;
+pub mod shed;
 
 pub use cancel::CancelToken;
 pub use error::ConfigError;
@@ -58,3 +63,5 @@ pub use queue::{
     BoundedQueue, RecvError, RecvTimeoutError, SubmitError, SubmitTimeoutError, TryRecvError, TrySubmitError,
 };
 pub use ring::Ring;
+pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphoreError, SemaphorePermit};
+pub use shed::{LoadPermit, LoadShedder, Overloaded, Priority, PriorityShedder, PriorityShedderBuilder};
