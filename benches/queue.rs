@@ -8,7 +8,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
-#[path = "common.rs"]
+#[path = "support/mod.rs"]
 mod common;
 use common::{transfer, CAPACITY, CONFIGS};
 

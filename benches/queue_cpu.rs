@@ -15,7 +15,7 @@ use backpressure::BoundedQueue;
 use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
-#[path = "common.rs"]
+#[path = "support/mod.rs"]
 mod common;
 use common::{transfer, CAPACITY, CONFIGS, WORKER_CPU_NANOS};
 use std::sync::atomic::Ordering;

@@ -7,7 +7,7 @@ use crossbeam_queue::ArrayQueue;
 use std::thread::yield_now;
 use std::time::Duration;
 
-#[path = "common.rs"]
+#[path = "support/mod.rs"]
 mod common;
 use common::{transfer, CAPACITY, CONFIGS};
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 /// Producer/consumer counts measured for every queue (4P/4C oversubscribes 2 cores on purpose).
 pub const CONFIGS: &[(usize, usize)] = &[(1, 1), (2, 2), (4, 4)];
+/// Queue capacity for every throughput bench.
 pub const CAPACITY: usize = 1024;
 
 /// CPU nanoseconds used by the worker threads of every `transfer` so far (Linux; stays 0
