@@ -16,9 +16,9 @@ use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
 #[path = "support/mod.rs"]
-mod common;
-use common::{transfer, CAPACITY, CONFIGS, WORKER_CPU_NANOS};
+mod support;
 use std::sync::atomic::Ordering;
+use support::{transfer, CAPACITY, CONFIGS, WORKER_CPU_NANOS};
 
 const ITEMS: u64 = 2_000_000;
 const RUNS: usize = 5;

@@ -78,3 +78,13 @@ pub fn transfer<Q: Sync>(
     })
     .elapsed()
 }
+
+/// Items per measured transfer at least: spawning the threads must not dominate the sample.
+pub const MIN_ITEMS: u64 = 200_000;
+
+/// Criterion's `iter_custom` asks for the time of `iters` items; transfer at least
+/// `MIN_ITEMS` and scale the time to `iters`, so thread start-up cost is amortized.
+pub fn scaled(iters: u64, run: impl FnOnce(u64) -> Duration) -> Duration {
+    let items = iters.max(MIN_ITEMS);
+    run(items).mul_f64(iters as f64 / items as f64)
+}
