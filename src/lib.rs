@@ -15,6 +15,8 @@
 //! | a stall tied to a request that may be abandoned | [`BoundedQueue::submit_cancellable`] with a [`CancelToken`] |
 //! | producers slowed to the consumer's pace, nothing refused | [`BoundedQueue::submit`] |
 //! | only the lock-free core, with your own waiting | [`Ring`] |
+//! | a client retrying a busy service without hammering it | [`Backoff`] with [`retry`] / [`retry_submit`] |
+//! | a client that stops calling a failing service, then probes it gently | [`CircuitBreaker`] |
 //!
 //! Every refusal hands the item back inside the error (`err.into_inner()`), so nothing is
 //! silently dropped; closing a queue lets consumers drain what was accepted.
@@ -45,12 +47,16 @@ mod deadline;
 mod sync;
 mod waitlist;
 
+pub mod backoff;
+pub mod breaker;
 pub mod cancel;
 pub mod error;
 pub mod metrics;
 pub mod queue;
 pub mod ring;
 
+pub use backoff::{retry, retry_submit, Backoff, Jitter, RetryError};
+pub use breaker::{BreakerError, BreakerOpen, BreakerPermit, BreakerState, CircuitBreaker};
 pub use cancel::CancelToken;
 pub use error::ConfigError;
 pub use metrics::{LatencyHistogram, QueueStats};
