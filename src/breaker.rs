@@ -513,7 +513,10 @@ impl CircuitBreaker {
         }
         let end = u128::from(until & UNTIL_MASK) * 1000;
         let now = u128::from(self.now_nanos());
-        (now < end).then(|| Duration::from_nanos(u64::try_from(end - now).unwrap_or(u64::MAX)))
+        (now < end).then(|| {
+            let left = end - now; // < 2^56 µs, so the seconds fit in a u64
+            Duration::new((left / 1_000_000_000) as u64, (left % 1_000_000_000) as u32)
+        })
     }
 
     /// The tripping thread's follow-up to its CAS into `Open(gen)`, coming `from`.
