@@ -57,6 +57,11 @@
 //! - C5: in rate mode the failure count equals the number of set bits whenever no record is in
 //!   flight, and never counts above the number of calls recorded.
 //!
+//! The probe bound is per half-open period. When a probe fails, the period ends at once; the
+//! next one starts `open_for` later and admits `half_open_probes` new probes even if a slow
+//! probe of the failed period is still running (its verdict is then ignored, C2). Waiting for
+//! it instead would let one hung call keep the breaker from ever recovering.
+//!
 //! A verdict that races a trip in rate mode may still land in the window after the reset (the
 //! check and the record are two steps); it is a real outcome of the service, counted once, and
 //! C5 still holds. A tripping thread that is descheduled between its CAS and its `open_until`
