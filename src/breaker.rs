@@ -530,7 +530,9 @@ impl CircuitBreaker {
             window.reset();
         }
         let end_nanos = u128::from(self.now_nanos()) + self.open_for.as_nanos();
-        let end_micros = end_nanos.div_ceil(1000).min(u128::from(UNTIL_MASK)) as u64;
+        // Whole microseconds, rounded down: a zero `open_for` is over at once, and the stored
+        // end saturates at 2^56 µs (~2284 years), "for good" in practice.
+        let end_micros = (end_nanos / 1000).min(u128::from(UNTIL_MASK)) as u64;
         // Release: pairs with the Acquire load in `open_remaining`; whoever leaves this Open
         // period sees the window reset above (C4).
         self.open_until.store(tag(gen) << TAG_SHIFT | end_micros, Ordering::Release);
@@ -787,8 +789,9 @@ impl CircuitBreakerBuilder {
         self
     }
 
-    /// How long to stay open after a trip before admitting probes (default 30 s). Any value
-    /// works: zero goes half-open on the next call, `Duration::MAX` stays open for good.
+    /// How long to stay open after a trip before admitting probes (default 30 s), kept to
+    /// the microsecond (rounded down). Any value works: zero goes half-open on the next call,
+    /// `Duration::MAX` stays open for good.
     ///
     /// ```
     /// let b = backpressure::CircuitBreaker::builder().open_for(std::time::Duration::from_secs(2)).build().unwrap();
