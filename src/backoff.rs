@@ -15,11 +15,11 @@
 //! converting back), so no attempt count and no `Duration::MAX` can panic.
 //!
 //! Jitter (the definitions of AWS's "Exponential Backoff and Jitter"), applied to that delay `d`:
-//! - [`Jitter::None`]: `d`;
-//! - [`Jitter::Full`]: uniform in `[0, d]` (drawn in whole nanoseconds from `[1 ns, d]`, so it
+//! - [`Jitter::None`] gives `d`;
+//! - [`Jitter::Full`] gives uniform in `[0, d]` (drawn in whole nanoseconds from `[1 ns, d]`, so it
 //!   never sleeps zero unless `d` is zero);
-//! - [`Jitter::Equal`]: `d/2 +` uniform in `[0, d/2]`;
-//! - [`Jitter::Decorrelated`]: `min(max, uniform in [initial, 3 × previous])`, where `previous`
+//! - [`Jitter::Equal`] gives `d/2 +` uniform in `[0, d/2]`;
+//! - [`Jitter::Decorrelated`] gives `min(max, uniform in [initial, 3 × previous])`, where `previous`
 //!   is the last delay returned (starting at `initial`); it ignores the multiplier.
 //!
 //! The iterator ends after `max_retries` delays, or before a delay that would take the total of
@@ -330,16 +330,16 @@ fn uniform_nanos(rng: &mut fastrand::Rng, lo: u128, hi: u128) -> Duration {
 
 /// `min(cap, d × m)` for `m ≥ 1`, without overflow or panic.
 fn scale(d: Duration, m: f64, cap: Duration) -> Duration {
-    if d >= cap {
-        return cap;
+    if d >= cap || d.is_zero() {
+        return d.min(cap); // zero stays zero, even for an infinite multiplier
     }
     // Exact for whole multipliers (the common 2.0), so sequences carry no rounding drift.
     if m.fract() == 0.0 && m <= u32::MAX as f64 {
         return d.checked_mul(m as u32).map_or(cap, |next| next.min(cap));
     }
     let next = nanos(d) as f64 * m;
-    if !(next < nanos(cap) as f64) {
-        return cap; // also catches an infinite multiplier
+    if next >= nanos(cap) as f64 {
+        return cap; // also catches an infinite multiplier (`next` is not NaN: `d` is not zero)
     }
     from_nanos(next.round() as u128).min(cap)
 }

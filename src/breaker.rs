@@ -1046,12 +1046,12 @@ mod tests {
     fn breaker_stale_verdicts_are_ignored() {
         let calls = Arc::new(AtomicUsize::new(0));
         let count = Arc::clone(&calls);
-        let (b, mock) = mocked(
-            CircuitBreaker::builder()
-                .failure_threshold(1)
-                .open_for(Duration::from_secs(1))
-                .on_state_change(move |_, _| drop(count.fetch_add(1, std::sync::atomic::Ordering::Relaxed))),
-        );
+        let (b, mock) =
+            mocked(CircuitBreaker::builder().failure_threshold(1).open_for(Duration::from_secs(1)).on_state_change(
+                move |_, _| {
+                    count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                },
+            ));
         let old = b.allow().unwrap();
         b.allow().unwrap().failure();
         mock.increment(Duration::from_secs(1));
