@@ -95,43 +95,56 @@ const HALF_OPEN: u64 = 2;
 struct Word(u64);
 
 impl Word {
+    #[inline]
     fn new(kind: u64, gen: u32, payload: u32) -> Self {
         Self(kind << KIND_SHIFT | (u64::from(gen) & GEN_MASK) << GEN_SHIFT | u64::from(payload))
     }
+    #[inline]
     fn closed(gen: u32, failures: u32) -> Self {
         Self::new(CLOSED, gen, failures)
     }
+    #[inline]
     fn open(gen: u32) -> Self {
         Self::new(OPEN, gen, 0)
     }
+    #[inline]
     fn half_open(gen: u32, in_flight: u32, succeeded: u32) -> Self {
         Self::new(HALF_OPEN, gen, succeeded << 16 | in_flight)
     }
+    #[inline]
     fn kind(self) -> u64 {
         self.0 >> KIND_SHIFT
     }
+    #[inline]
     fn gen(self) -> u32 {
         ((self.0 >> GEN_SHIFT) & GEN_MASK) as u32
     }
     /// The generation of the period that follows this one.
+    #[inline]
     fn next_gen(self) -> u32 {
         ((u64::from(self.gen()) + 1) & GEN_MASK) as u32
     }
+    #[inline]
     fn payload(self) -> u32 {
         self.0 as u32
     }
+    #[inline]
     fn failures(self) -> u32 {
         self.payload()
     }
+    #[inline]
     fn in_flight(self) -> u32 {
         self.payload() & 0xFFFF
     }
+    #[inline]
     fn succeeded(self) -> u32 {
         self.payload() >> 16
     }
+    #[inline]
     fn is(self, kind: u64, gen: u32) -> bool {
         self.kind() == kind && self.gen() == gen
     }
+    #[inline]
     fn state(self) -> BreakerState {
         match self.kind() {
             CLOSED => BreakerState::Closed,
@@ -393,6 +406,7 @@ impl CircuitBreaker {
     ///     Err(_) => permit.failure(),
     /// }
     /// ```
+    #[inline]
     pub fn allow(&self) -> Result<BreakerPermit<'_>, BreakerOpen> {
         // Acquire: pairs with the AcqRel CAS of the transition that wrote this word, so a
         // Closed period's permits record after that period's window reset (C4).
@@ -488,6 +502,7 @@ impl CircuitBreaker {
 
     /// One CAS on the state word. A transition (kind changes) is `AcqRel`; a count-only
     /// change is `Relaxed` (see the module docs). Returns the current word on failure.
+    #[inline]
     fn cas(&self, current: Word, new: Word) -> Result<(), Word> {
         let (success, failure) = if current.kind() != new.kind() {
             // AcqRel: Acquire sees the previous transition's effects (window reset, C4),
@@ -545,6 +560,7 @@ impl CircuitBreaker {
         }
     }
 
+    #[inline]
     fn record(&self, gen: u32, probe: bool, outcome: Outcome) {
         if probe {
             return self.settle_probe(gen, outcome);
@@ -569,6 +585,7 @@ impl CircuitBreaker {
     }
 
     /// Whether the word is still the Closed period `gen`.
+    #[inline]
     fn still_closed(&self, gen: u32) -> bool {
         // Relaxed: a staleness filter only (C2); this thread's permit already synchronized
         // with the period's start in `allow()`.
@@ -576,6 +593,7 @@ impl CircuitBreaker {
     }
 
     /// Consecutive mode: a success in Closed period `gen` zeroes the failure count.
+    #[inline]
     fn reset_failures(&self, gen: u32) {
         // Relaxed: reading the count only; a change is made by `cas`.
         let mut word = Word(self.state.load(Ordering::Relaxed));
@@ -672,6 +690,8 @@ pub struct BreakerPermit<'a> {
 }
 
 impl<'a> BreakerPermit<'a> {
+    #[inline]
+    #[inline]
     fn new(breaker: &'a CircuitBreaker, gen: u32, probe: bool) -> Self {
         Self { breaker, gen, probe, settled: false }
     }
@@ -682,6 +702,7 @@ impl<'a> BreakerPermit<'a> {
     /// let breaker = backpressure::CircuitBreaker::new(1, std::time::Duration::from_secs(1));
     /// breaker.allow().unwrap().success();
     /// ```
+    #[inline]
     pub fn success(mut self) {
         self.settle(Outcome::Success);
     }
@@ -694,6 +715,7 @@ impl<'a> BreakerPermit<'a> {
     /// breaker.allow().unwrap().failure();
     /// assert_eq!(breaker.state(), BreakerState::Open);
     /// ```
+    #[inline]
     pub fn failure(mut self) {
         self.settle(Outcome::Failure);
     }
@@ -705,10 +727,12 @@ impl<'a> BreakerPermit<'a> {
     /// breaker.allow().unwrap().failure();
     /// assert!(breaker.allow().unwrap().is_probe()); // open_for is zero: straight to half-open
     /// ```
+    #[inline]
     pub fn is_probe(&self) -> bool {
         self.probe
     }
 
+    #[inline]
     fn settle(&mut self, outcome: Outcome) {
         self.settled = true;
         self.breaker.record(self.gen, self.probe, outcome);
@@ -716,6 +740,7 @@ impl<'a> BreakerPermit<'a> {
 }
 
 impl Drop for BreakerPermit<'_> {
+    #[inline]
     fn drop(&mut self) {
         if !self.settled && self.probe {
             self.settle(Outcome::Dropped);
@@ -932,6 +957,7 @@ struct Window {
 }
 
 impl Window {
+    #[inline]
     fn new(size: u32) -> Self {
         let words = (size as usize).div_ceil(64);
         Self {
@@ -943,6 +969,7 @@ impl Window {
     }
 
     /// Records one outcome; returns `(calls, failures)` in the window after it.
+    #[inline]
     fn record(&self, failed: bool) -> (u64, u64) {
         // Relaxed (all of `record`): see the type's docs.
         let position = self.cursor.fetch_add(1, Ordering::Relaxed);
