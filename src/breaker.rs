@@ -691,7 +691,6 @@ pub struct BreakerPermit<'a> {
 
 impl<'a> BreakerPermit<'a> {
     #[inline]
-    #[inline]
     fn new(breaker: &'a CircuitBreaker, gen: u32, probe: bool) -> Self {
         Self { breaker, gen, probe, settled: false }
     }
