@@ -425,10 +425,13 @@ impl CircuitBreaker {
             };
             match self.cas(word, next) {
                 Ok(()) => {
+                    // The permit exists before the callback runs: if the callback panics, the
+                    // unwinding drops it and the probe slot is given back.
+                    let permit = BreakerPermit::new(self, next.gen(), true);
                     if word.kind() == OPEN {
                         self.notify(BreakerState::Open, BreakerState::HalfOpen);
                     }
-                    return Ok(BreakerPermit::new(self, next.gen(), true));
+                    return Ok(permit);
                 }
                 Err(current) => word = current,
             }
@@ -851,7 +854,8 @@ impl CircuitBreakerBuilder {
     }
 
     /// Calls `callback(from, to)` after each transition, on the thread that made it. Keep it
-    /// short and do not panic in it (a panic reaches that caller of `allow()` / the verdict).
+    /// short. A panic in it reaches that caller of `allow()` / the verdict, after the
+    /// transition is complete (a probe permit being handed out is dropped, freeing its slot).
     /// Callbacks of transitions made on different threads in quick succession may run out of
     /// order.
     ///
@@ -1066,6 +1070,28 @@ mod tests {
         w.reset();
         assert_eq!(w.failures.load(Ordering::Relaxed), 0);
         assert_eq!(w.record(true), (1, 1));
+    }
+
+    #[test]
+    fn breaker_threads_racing_for_probe_slots_never_exceed_the_bound() {
+        let (b, _mock) =
+            mocked(CircuitBreaker::builder().failure_threshold(1).open_for(Duration::ZERO).half_open_probes(2));
+        b.allow().unwrap().failure();
+        let tried = std::sync::Barrier::new(4);
+        let admitted = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        let permit = b.allow().ok();
+                        tried.wait(); // hold it until every thread has tried
+                        permit.map(BreakerPermit::success).is_some()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).filter(|&ok| ok).count()
+        });
+        assert_eq!(admitted, 2);
+        assert_eq!(b.state(), BreakerState::Closed);
     }
 
     #[test]

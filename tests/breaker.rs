@@ -319,6 +319,23 @@ fn on_state_change_reports_each_transition_once() {
 }
 
 #[test]
+fn a_panicking_callback_leaves_the_breaker_usable() {
+    let (b, mock) =
+        build(CircuitBreaker::builder().failure_threshold(1).open_for(OPEN_FOR).on_state_change(|from, to| {
+            if (from, to) == (BreakerState::Open, BreakerState::HalfOpen) {
+                panic!("callback bug");
+            }
+        }));
+    record(&b, "F");
+    mock.increment(OPEN_FOR);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| b.allow().map(drop)));
+    assert!(caught.is_err(), "the callback's panic reaches the caller");
+    assert_eq!(b.state(), BreakerState::HalfOpen);
+    b.allow().expect("the probe slot was given back").success();
+    assert_eq!(b.state(), BreakerState::Closed);
+}
+
+#[test]
 fn builder_rejects_bad_values_naming_the_field() {
     let cases: [(CircuitBreakerBuilder, &str, &str); 10] = [
         (CircuitBreaker::builder().failure_threshold(0), "failure_threshold", "got 0"),
