@@ -125,7 +125,13 @@ impl CancelToken {
     /// assert!(child.is_cancelled());
     /// ```
     pub fn child(&self) -> Self {
-        let child = Self::with_optional_deadline(self.node.deadline, Some(StdArc::clone(&self.node)));
+        self.child_until(None)
+    }
+
+    /// A linked child whose deadline is the earlier of `deadline` and ours.
+    fn child_until(&self, deadline: Option<Instant>) -> Self {
+        let deadline = crate::deadline::earliest(self.node.deadline, deadline);
+        let child = Self::with_optional_deadline(deadline, Some(StdArc::clone(&self.node)));
         {
             let mut links = self.node.links.lock();
             links.children.retain(|c| c.strong_count() > 0);
@@ -137,6 +143,34 @@ impl CancelToken {
             child.cancel();
         }
         child
+    }
+
+    /// A child (as [`child`](Self::child)) that also times out `timeout` from now, or at this
+    /// token's deadline if that is earlier: a per-request budget under a per-run token.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let run = backpressure::CancelToken::new();
+    /// let request = run.child_with_timeout(Duration::from_millis(5));
+    /// assert!(request.deadline().is_some());
+    /// run.cancel();
+    /// assert!(request.is_cancelled());
+    /// ```
+    pub fn child_with_timeout(&self, timeout: Duration) -> Self {
+        self.child_until(crate::deadline::after(timeout))
+    }
+
+    /// A child (as [`child`](Self::child)) that also times out at `deadline`, or at this
+    /// token's deadline if that is earlier.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let at = Instant::now() + Duration::from_secs(1);
+    /// let parent = backpressure::CancelToken::new();
+    /// assert_eq!(parent.child_with_deadline(at).deadline(), Some(at));
+    /// ```
+    pub fn child_with_deadline(&self, deadline: Instant) -> Self {
+        self.child_until(Some(deadline))
     }
 
     /// Cancels this token and its descendants, waking every call blocked on any of them.

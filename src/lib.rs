@@ -15,6 +15,9 @@
 //! | a stall tied to a request that may be abandoned | [`BoundedQueue::submit_cancellable`] with a [`CancelToken`] |
 //! | producers slowed to the consumer's pace, nothing refused | [`BoundedQueue::submit`] |
 //! | only the lock-free core, with your own waiting | [`Ring`] |
+//! | refuse work at once beyond N in flight (HTTP 503) | [`LoadShedder::try_acquire`] |
+//! | the same, shedding low-priority work first | [`PriorityShedder::try_acquire`] with a [`Priority`] |
+//! | at most N holders at once, callers waiting their turn in FIFO order | [`Semaphore::acquire`] / [`acquire_many`](Semaphore::acquire_many) |
 //! | a client retrying a busy service without hammering it | [`Backoff`] with [`retry`] / [`retry_submit`] |
 //! | a client that stops calling a failing service, then probes it gently | [`CircuitBreaker`] |
 //!
@@ -54,6 +57,8 @@ pub mod error;
 pub mod metrics;
 pub mod queue;
 pub mod ring;
+pub mod semaphore;
+pub mod shed;
 
 pub use backoff::{retry, retry_submit, Backoff, Jitter, RetryError};
 pub use breaker::{BreakerError, BreakerOpen, BreakerPermit, BreakerState, CircuitBreaker};
@@ -64,3 +69,5 @@ pub use queue::{
     BoundedQueue, RecvError, RecvTimeoutError, SubmitError, SubmitTimeoutError, TryRecvError, TrySubmitError,
 };
 pub use ring::Ring;
+pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphoreError, SemaphorePermit};
+pub use shed::{LoadPermit, LoadShedder, Overloaded, Priority, PriorityShedder, PriorityShedderBuilder};
