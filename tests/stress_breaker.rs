@@ -18,7 +18,7 @@ use backpressure::breaker::CircuitBreakerBuilder;
 use backpressure::{BreakerState, CircuitBreaker};
 
 const THREADS: usize = 8;
-const CALLS_PER_THREAD: u64 = if cfg!(debug_assertions) { 400_000 } else { 2_000_000 };
+const CALLS_PER_THREAD: u64 = if cfg!(debug_assertions) { 1_500_000 } else { 4_000_000 };
 const PROBES: u32 = 3;
 const OPEN_FOR: Duration = Duration::from_micros(500);
 
