@@ -172,3 +172,21 @@ fn window_reset_is_seen_by_the_next_closed_period() {
         }
     });
 }
+
+/// A probe dropped without a verdict while another caller asks for the slot: the slot is
+/// given back exactly once, so afterwards it is either held by that caller or free.
+#[test]
+fn a_dropped_probe_racing_allow_frees_its_slot_exactly_once() {
+    loom::model(|| {
+        let (b, _) = breaker(1, |b| b.failure_threshold(1));
+        let b: &'static CircuitBreaker = Box::leak(Box::new(b));
+        b.allow().unwrap().failure();
+        let probe = b.allow().unwrap();
+        let dropper = thread::spawn(move || drop(probe));
+        let asker = thread::spawn(move || b.allow().map(std::mem::forget).is_ok());
+        dropper.join().unwrap();
+        let asker_holds_the_slot = asker.join().unwrap();
+        assert_eq!(b.allow().is_ok(), !asker_holds_the_slot);
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+    });
+}
