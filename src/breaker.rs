@@ -77,8 +77,19 @@ use crate::error::ConfigError;
 use crate::sync::{AtomicU64, Ordering};
 
 /// The largest sliding window accepted by [`CircuitBreakerBuilder::failure_rate`].
+///
+/// ```
+/// use backpressure::{breaker::MAX_WINDOW, CircuitBreaker};
+/// assert!(CircuitBreaker::builder().failure_rate(0.5, MAX_WINDOW + 1, 10).build().is_err());
+/// ```
 pub const MAX_WINDOW: u32 = 1 << 20;
+
 /// The largest `half_open_probes` accepted (the count has 16 bits in the state word).
+///
+/// ```
+/// use backpressure::{breaker::MAX_PROBES, CircuitBreaker};
+/// assert!(CircuitBreaker::builder().half_open_probes(MAX_PROBES).build().is_ok());
+/// ```
 pub const MAX_PROBES: u32 = u16::MAX as u32;
 
 // ---- the state word ----------------------------------------------------------------------
@@ -974,24 +985,43 @@ impl Window {
     /// Records one outcome; returns `(calls, failures)` in the window after it.
     #[inline]
     fn record(&self, failed: bool) -> (u64, u64) {
-        // Relaxed (all of `record`): see the type's docs.
+        // Relaxed: claims a slot; no other memory rides on it (see the type's docs).
         let position = self.cursor.fetch_add(1, Ordering::Relaxed);
         let slot = position % self.size;
         let word = &self.bits[(slot / 64) as usize];
         let mask = 1u64 << (slot % 64);
-        let count = if failed {
-            if word.fetch_or(mask, Ordering::Relaxed) & mask == 0 {
-                self.failures.fetch_add(1, Ordering::Relaxed).wrapping_add(1)
-            } else {
-                self.failures.load(Ordering::Relaxed)
-            }
-        } else if word.load(Ordering::Relaxed) & mask != 0 && word.fetch_and(!mask, Ordering::Relaxed) & mask != 0 {
-            self.failures.fetch_sub(1, Ordering::Relaxed).wrapping_sub(1)
-        } else {
-            self.failures.load(Ordering::Relaxed) // a success over a success: no write at all
-        };
+        let count = if failed { self.mark(word, mask) } else { self.unmark(word, mask) };
         let calls = position.saturating_add(1).min(self.size);
         (calls, (count as i64).clamp(0, calls as i64) as u64) // keeps C5's bound
+    }
+
+    /// Sets a slot's bit (a failure); returns the failure count after it.
+    #[inline]
+    fn mark(&self, word: &AtomicU64, mask: u64) -> u64 {
+        // Relaxed: the old bit it returns decides the count change (C5); nothing else is read.
+        if word.fetch_or(mask, Ordering::Relaxed) & mask == 0 {
+            // Relaxed: a counter that follows the bit (C5); statistics otherwise.
+            self.failures.fetch_add(1, Ordering::Relaxed).wrapping_add(1)
+        } else {
+            // Relaxed: statistics (see the type's docs).
+            self.failures.load(Ordering::Relaxed)
+        }
+    }
+
+    /// Clears a slot's bit (a success); returns the failure count after it. A success over a
+    /// success writes nothing.
+    #[inline]
+    fn unmark(&self, word: &AtomicU64, mask: u64) -> u64 {
+        // Relaxed: a cheap look first; the RMW below decides.
+        let looks_set = word.load(Ordering::Relaxed) & mask != 0;
+        // Relaxed: the old bit it returns decides the count change (C5).
+        if looks_set && word.fetch_and(!mask, Ordering::Relaxed) & mask != 0 {
+            // Relaxed: a counter that follows the bit (C5).
+            self.failures.fetch_sub(1, Ordering::Relaxed).wrapping_sub(1)
+        } else {
+            // Relaxed: statistics (see the type's docs).
+            self.failures.load(Ordering::Relaxed)
+        }
     }
 
     /// Empties the window (by the tripping thread, C4).
@@ -999,6 +1029,7 @@ impl Window {
         // Relaxed (all of `reset`): published by the Release store of `open_until`.
         self.cursor.store(0, Ordering::Relaxed);
         for word in self.bits.iter() {
+            // Relaxed: as above; the bits it returns are taken off the count (C5).
             let cleared = u64::from(word.swap(0, Ordering::Relaxed).count_ones());
             self.failures.fetch_sub(cleared, Ordering::Relaxed); // keeps C5
         }
@@ -1068,7 +1099,7 @@ mod tests {
         assert_eq!(w.record(false), (70, 34)); // overwrote slot 0's failure
         assert_eq!(w.record(true), (70, 35)); // overwrote slot 1's success
         w.reset();
-        assert_eq!(w.failures.load(Ordering::Relaxed), 0);
+        assert_eq!(w.failures.load(Ordering::Relaxed), 0); // Relaxed: single thread
         assert_eq!(w.record(true), (1, 1));
     }
 
@@ -1101,7 +1132,7 @@ mod tests {
         let (b, mock) =
             mocked(CircuitBreaker::builder().failure_threshold(1).open_for(Duration::from_secs(1)).on_state_change(
                 move |_, _| {
-                    count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    count.fetch_add(1, std::sync::atomic::Ordering::Relaxed); // Relaxed: a counter
                 },
             ));
         let old = b.allow().unwrap();
@@ -1110,6 +1141,6 @@ mod tests {
         b.allow().unwrap().success(); // probe closes it
         old.failure(); // from the first Closed period: ignored
         assert_eq!(b.state(), BreakerState::Closed);
-        assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 3);
+        assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 3); // Relaxed: single thread
     }
 }

@@ -295,11 +295,11 @@ fn call_records_ok_and_err_and_refuses_without_running_when_open() {
     assert_eq!(b.call(|| Err::<(), _>("e2")), Err(BreakerError::Inner("e2")));
     let ran = AtomicUsize::new(0);
     let result = b.call(|| {
-        ran.fetch_add(1, Ordering::Relaxed);
+        ran.fetch_add(1, Ordering::Relaxed); // Relaxed: single thread
         Ok::<_, &str>(())
     });
     assert!(matches!(result, Err(BreakerError::Open(open)) if open.retry_after() == OPEN_FOR));
-    assert_eq!(ran.load(Ordering::Relaxed), 0);
+    assert_eq!(ran.load(Ordering::Relaxed), 0); // Relaxed: single thread
 }
 
 #[test]

@@ -92,36 +92,36 @@ fn hammer(builder: CircuitBreakerBuilder, probes_may_fail: bool) {
                     // Relaxed (all tally counters): plain counts, read after join; the probe
                     // counter is only compared with the bound, which a single location checks.
                     let Ok(permit) = breaker.allow() else {
-                        tally.rejected.fetch_add(1, Ordering::Relaxed);
+                        tally.rejected.fetch_add(1, Ordering::Relaxed); // Relaxed: a count read after join
                         continue;
                     };
-                    tally.admitted.fetch_add(1, Ordering::Relaxed);
+                    tally.admitted.fetch_add(1, Ordering::Relaxed); // Relaxed: a count read after join
                     let probe = permit.is_probe();
                     if probe {
                         // Counted after allow() took the slot and un-counted before the verdict
                         // gives it back, so this never exceeds the breaker's own count.
                         let now = tally.probes_in_flight.fetch_add(1, Ordering::Relaxed) + 1;
-                        tally.max_probes_in_flight.fetch_max(now, Ordering::Relaxed);
+                        tally.max_probes_in_flight.fetch_max(now, Ordering::Relaxed); // Relaxed: a count read after join
                         if !probes_may_fail {
                             assert!(now <= u64::from(PROBES), "{now} probes in flight, bound is {PROBES}");
                         }
                         if rng.u32(0..4) == 0 {
                             thread::yield_now(); // let others pile up on the probe slots
                         }
-                        tally.probes_in_flight.fetch_sub(1, Ordering::Relaxed);
+                        tally.probes_in_flight.fetch_sub(1, Ordering::Relaxed); // Relaxed: a count read after join
                     }
                     let failure_percent = if probe && !probes_may_fail { 0 } else { 25 };
                     match rng.u32(0..100) {
                         r if r < 5 => {
-                            tally.dropped.fetch_add(1, Ordering::Relaxed);
+                            tally.dropped.fetch_add(1, Ordering::Relaxed); // Relaxed: a count read after join
                             drop(permit);
                         }
                         r if r < 5 + failure_percent => {
-                            tally.verdicts.fetch_add(1, Ordering::Relaxed);
+                            tally.verdicts.fetch_add(1, Ordering::Relaxed); // Relaxed: a count read after join
                             permit.failure();
                         }
                         _ => {
-                            tally.verdicts.fetch_add(1, Ordering::Relaxed);
+                            tally.verdicts.fetch_add(1, Ordering::Relaxed); // Relaxed: a count read after join
                             permit.success();
                         }
                     }

@@ -35,13 +35,13 @@ fn breaker(
                 BreakerState::HalfOpen => &sink.to_half_open,
                 BreakerState::Closed => &sink.to_closed,
             };
-            counter.fetch_add(1, Ordering::SeqCst);
+            counter.fetch_add(1, Ordering::SeqCst); // SeqCst: a std counter outside loom's view; read after joins
         });
     (configure(builder).build().unwrap(), seen)
 }
 
 fn count(c: &AtomicUsize) -> usize {
-    c.load(Ordering::SeqCst)
+    c.load(Ordering::SeqCst) // SeqCst: as above, after the joins
 }
 
 /// Two callers racing `allow()` the instant `open_for` has passed: one turns the breaker
