@@ -53,7 +53,10 @@
 //!   permit's period.
 //! - C3: in HalfOpen, `in_flight + succeeded ≤ half_open_probes`.
 //! - C4: `open_until` is written once per Open period, by the tripping thread, after the window
-//!   reset; Open is left only after reading it with the period's tag.
+//!   reset; Open is left only after reading it with the period's tag. The tag is the low 8
+//!   bits of the generation: a stale `open_until` is always the previous Open period's (that
+//!   period could only end after its own value was written), and consecutive Open periods'
+//!   generations differ by 2 or 3, so 8 bits never confuse them.
 //! - C5: in rate mode the failure count equals the number of set bits whenever no record is in
 //!   flight, and never counts above the number of calls recorded.
 //!
