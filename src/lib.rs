@@ -61,7 +61,7 @@ pub mod semaphore;
 pub mod shed;
 
 pub use backoff::{retry, retry_submit, Backoff, Jitter, RetryError};
-pub use breaker::{BreakerError, BreakerOpen, BreakerPermit, BreakerState, CircuitBreaker};
+pub use breaker::{BreakerError, BreakerOpen, BreakerPermit, BreakerState, CircuitBreaker, CircuitBreakerBuilder};
 pub use cancel::CancelToken;
 pub use error::ConfigError;
 pub use metrics::{LatencyHistogram, QueueStats};
