@@ -18,6 +18,8 @@
 //! | refuse work at once beyond N in flight (HTTP 503) | [`LoadShedder::try_acquire`] |
 //! | the same, shedding low-priority work first | [`PriorityShedder::try_acquire`] with a [`Priority`] |
 //! | at most N holders at once, callers waiting their turn in FIFO order | [`Semaphore::acquire`] / [`acquire_many`](Semaphore::acquire_many) |
+//! | a client retrying a busy service without hammering it | [`Backoff`] with [`retry`] / [`retry_submit`] |
+//! | a client that stops calling a failing service, then probes it gently | [`CircuitBreaker`] |
 //!
 //! Every refusal hands the item back inside the error (`err.into_inner()`), so nothing is
 //! silently dropped; closing a queue lets consumers drain what was accepted.
@@ -48,6 +50,8 @@ mod deadline;
 mod sync;
 mod waitlist;
 
+pub mod backoff;
+pub mod breaker;
 pub mod cancel;
 pub mod error;
 pub mod metrics;
@@ -56,6 +60,8 @@ pub mod ring;
 pub mod semaphore;
 pub mod shed;
 
+pub use backoff::{retry, retry_submit, Backoff, Jitter, RetryError};
+pub use breaker::{BreakerError, BreakerOpen, BreakerPermit, BreakerState, CircuitBreaker, CircuitBreakerBuilder};
 pub use cancel::CancelToken;
 pub use error::ConfigError;
 pub use metrics::{LatencyHistogram, QueueStats};
