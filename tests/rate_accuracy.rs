@@ -55,4 +55,3 @@ fn four_threads_hammering_10k_per_second_for_one_second_get_10k_plus_burst() {
         assert!((9_900..=10_150).contains(&granted), "granted {granted}");
     });
 }
-

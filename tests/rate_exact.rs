@@ -63,7 +63,10 @@ fn ten_million_per_second_for_an_hour_grants_exactly_burst_plus_36_billion() {
 #[test]
 fn a_rate_with_no_exact_nanosecond_period_does_not_drift() {
     // 3,000,000/s: a token every 333.33 ns.
-    assert_eq!(saturate(3e6, 1_000_000, Duration::from_secs(60), Duration::from_nanos(77_777_777)), 1_000_000 + 180_000_000);
+    assert_eq!(
+        saturate(3e6, 1_000_000, Duration::from_secs(60), Duration::from_nanos(77_777_777)),
+        1_000_000 + 180_000_000
+    );
     // 7/s for a day.
     assert_eq!(saturate(7.0, 10, Duration::from_secs(86_400), Duration::from_millis(999)), 10 + 604_800);
 }

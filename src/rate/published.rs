@@ -28,7 +28,7 @@
 //!   from the live rate, so the live rate always ends up equal to the last request.
 
 use super::schedule::Schedule;
-use crate::sync::{fence, AtomicBool, AtomicU64, Ordering};
+use crate::sync::{fence, spin_hint, AtomicBool, AtomicU64, Ordering};
 
 /// One buffer of the double buffer.
 #[derive(Debug)]
@@ -110,6 +110,8 @@ impl Published {
             if before == complete(generation) && after == before {
                 return s;
             }
+            // Two publications overtook us; the live generation is newer than the one we read.
+            spin_hint();
         }
     }
 
