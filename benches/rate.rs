@@ -92,13 +92,25 @@ fn contenders(group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, 
     let mutex = if pass { MutexBucket::new(1e9, 1_000_000_000, true) } else { MutexBucket::new(1e-6, 1, false) };
 
     group.bench_function("backpressure::TokenBucket", |b| {
-        b.iter_custom(|iters| on_threads(threads, iters, &|| drop(black_box(ours.try_acquire()))))
+        b.iter_custom(|iters| {
+            on_threads(threads, iters, &|| {
+                let _ = black_box(ours.try_acquire());
+            })
+        })
     });
     group.bench_function("governor check()", |b| {
-        b.iter_custom(|iters| on_threads(threads, iters, &|| drop(black_box(governor.check()))))
+        b.iter_custom(|iters| {
+            on_threads(threads, iters, &|| {
+                let _ = black_box(governor.check());
+            })
+        })
     });
     group.bench_function("Mutex bucket (Go x/time/rate)", |b| {
-        b.iter_custom(|iters| on_threads(threads, iters, &|| drop(black_box(mutex.try_acquire()))))
+        b.iter_custom(|iters| {
+            on_threads(threads, iters, &|| {
+                let _ = black_box(mutex.try_acquire());
+            })
+        })
     });
 }
 
