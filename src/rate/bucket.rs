@@ -256,6 +256,7 @@ impl TokenBucket {
             let end = spent.max(earned) + u64::from(n);
             if end > ceiling {
                 if spent > ceiling && spent > ceiling + schedule.slack() && self.forgive_step_back() {
+                    // Relaxed: as above.
                     spent = self.spent.load(Ordering::Relaxed);
                     continue;
                 }
@@ -303,6 +304,7 @@ impl TokenBucket {
         let mut spent = self.spent.load(Ordering::Relaxed);
         let wait = loop {
             if spent > ceiling + schedule.slack() && self.forgive_step_back() {
+                // Relaxed: as above.
                 spent = self.spent.load(Ordering::Relaxed);
                 continue;
             }
