@@ -20,6 +20,7 @@
 //! | at most N holders at once, callers waiting their turn in FIFO order | [`Semaphore::acquire`] / [`acquire_many`](Semaphore::acquire_many) |
 //! | a client retrying a busy service without hammering it | [`Backoff`] with [`retry`] / [`retry_submit`] |
 //! | a client that stops calling a failing service, then probes it gently | [`CircuitBreaker`] |
+//! | at most `rate` calls per second with bursts, asked millions of times a second | [`TokenBucket::try_acquire`] / [`acquire`](TokenBucket::acquire); [`AdaptiveRateLimiter`] to back off on errors |
 //!
 //! Every refusal hands the item back inside the error (`err.into_inner()`), so nothing is
 //! silently dropped; closing a queue lets consumers drain what was accepted.
@@ -56,6 +57,7 @@ pub mod cancel;
 pub mod error;
 pub mod metrics;
 pub mod queue;
+pub mod rate;
 pub mod ring;
 pub mod semaphore;
 pub mod shed;
@@ -68,6 +70,7 @@ pub use metrics::{LatencyHistogram, QueueStats};
 pub use queue::{
     BoundedQueue, RecvError, RecvTimeoutError, SubmitError, SubmitTimeoutError, TryRecvError, TrySubmitError,
 };
+pub use rate::{AcquireError, AdaptiveRateLimiter, RateLimited, TokenBucket};
 pub use ring::Ring;
 pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphoreError, SemaphorePermit};
 pub use shed::{LoadPermit, LoadShedder, Overloaded, Priority, PriorityShedder, PriorityShedderBuilder};
