@@ -8,9 +8,9 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
-#[path = "common.rs"]
-mod common;
-use common::{transfer, CAPACITY, CONFIGS};
+#[path = "support/mod.rs"]
+mod support;
+use support::{scaled, transfer, CAPACITY, CONFIGS};
 
 fn blocking(c: &mut Criterion) {
     let mut group = c.benchmark_group("queue_blocking");
@@ -19,29 +19,35 @@ fn blocking(c: &mut Criterion) {
         let id = format!("{p}p{cons}c");
         group.bench_function(BenchmarkId::new("backpressure::BoundedQueue", &id), |b| {
             b.iter_custom(|iters| {
-                let q = BoundedQueue::new(CAPACITY);
-                transfer(&q, p, cons, iters, |q, i| q.submit(i).unwrap(), |q| q.recv().unwrap())
+                scaled(iters, |items| {
+                    let q = BoundedQueue::new(CAPACITY);
+                    transfer(&q, p, cons, items, |q, i| q.submit(i).unwrap(), |q| q.recv().unwrap())
+                })
             })
         });
         group.bench_function(BenchmarkId::new("crossbeam_channel::bounded", &id), |b| {
             b.iter_custom(|iters| {
-                let q = crossbeam_channel::bounded(CAPACITY);
-                transfer(&q, p, cons, iters, |(tx, _), i| tx.send(i).unwrap(), |(_, rx)| rx.recv().unwrap())
+                scaled(iters, |items| {
+                    let q = crossbeam_channel::bounded(CAPACITY);
+                    transfer(&q, p, cons, items, |(tx, _), i| tx.send(i).unwrap(), |(_, rx)| rx.recv().unwrap())
+                })
             })
         });
         if cons == 1 {
             group.bench_function(BenchmarkId::new("std::mpsc::sync_channel", &id), |b| {
                 b.iter_custom(|iters| {
-                    let (tx, rx) = mpsc::sync_channel(CAPACITY);
-                    let q = (tx, Mutex::new(rx)); // the Mutex is uncontended: one consumer
-                    transfer(
-                        &q,
-                        p,
-                        cons,
-                        iters,
-                        |(tx, _), i| tx.send(i).unwrap(),
-                        |(_, rx)| rx.lock().unwrap().recv().unwrap(),
-                    )
+                    scaled(iters, |items| {
+                        let (tx, rx) = mpsc::sync_channel(CAPACITY);
+                        let q = (tx, Mutex::new(rx)); // the Mutex is uncontended: one consumer
+                        transfer(
+                            &q,
+                            p,
+                            cons,
+                            items,
+                            |(tx, _), i| tx.send(i).unwrap(),
+                            |(_, rx)| rx.lock().unwrap().recv().unwrap(),
+                        )
+                    })
                 })
             });
         }

@@ -15,10 +15,10 @@ use backpressure::BoundedQueue;
 use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
-#[path = "common.rs"]
-mod common;
-use common::{transfer, CAPACITY, CONFIGS, WORKER_CPU_NANOS};
+#[path = "support/mod.rs"]
+mod support;
 use std::sync::atomic::Ordering;
+use support::{transfer, CAPACITY, CONFIGS, WORKER_CPU_NANOS};
 
 const ITEMS: u64 = 2_000_000;
 const RUNS: usize = 5;

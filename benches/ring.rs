@@ -7,9 +7,9 @@ use crossbeam_queue::ArrayQueue;
 use std::thread::yield_now;
 use std::time::Duration;
 
-#[path = "common.rs"]
-mod common;
-use common::{transfer, CAPACITY, CONFIGS};
+#[path = "support/mod.rs"]
+mod support;
+use support::{scaled, transfer, CAPACITY, CONFIGS};
 
 fn ring_vs_array_queue(c: &mut Criterion) {
     let mut group = c.benchmark_group("ring");
@@ -18,48 +18,52 @@ fn ring_vs_array_queue(c: &mut Criterion) {
         group.throughput(Throughput::Elements(1));
         group.bench_function(BenchmarkId::new("backpressure::Ring", &id), |b| {
             b.iter_custom(|iters| {
-                let ring = Ring::new(CAPACITY);
-                transfer(
-                    &ring,
-                    p,
-                    cons,
-                    iters,
-                    |r, mut i| {
-                        while let Err(back) = r.try_push(i) {
-                            i = back;
+                scaled(iters, |items| {
+                    let ring = Ring::new(CAPACITY);
+                    transfer(
+                        &ring,
+                        p,
+                        cons,
+                        items,
+                        |r, mut i| {
+                            while let Err(back) = r.try_push(i) {
+                                i = back;
+                                yield_now();
+                            }
+                        },
+                        |r| loop {
+                            if let Some(v) = r.try_pop() {
+                                return v;
+                            }
                             yield_now();
-                        }
-                    },
-                    |r| loop {
-                        if let Some(v) = r.try_pop() {
-                            return v;
-                        }
-                        yield_now();
-                    },
-                )
+                        },
+                    )
+                })
             })
         });
         group.bench_function(BenchmarkId::new("crossbeam::ArrayQueue", &id), |b| {
             b.iter_custom(|iters| {
-                let q = ArrayQueue::new(CAPACITY);
-                transfer(
-                    &q,
-                    p,
-                    cons,
-                    iters,
-                    |q, mut i| {
-                        while let Err(back) = q.push(i) {
-                            i = back;
+                scaled(iters, |items| {
+                    let q = ArrayQueue::new(CAPACITY);
+                    transfer(
+                        &q,
+                        p,
+                        cons,
+                        items,
+                        |q, mut i| {
+                            while let Err(back) = q.push(i) {
+                                i = back;
+                                yield_now();
+                            }
+                        },
+                        |q| loop {
+                            if let Some(v) = q.pop() {
+                                return v;
+                            }
                             yield_now();
-                        }
-                    },
-                    |q| loop {
-                        if let Some(v) = q.pop() {
-                            return v;
-                        }
-                        yield_now();
-                    },
-                )
+                        },
+                    )
+                })
             })
         });
     }

@@ -168,7 +168,7 @@ impl Tally {
 /// The hand-off under test: an unbounded channel or our bounded queue.
 enum Channel {
     Unbounded(Mutex<Option<mpsc::Receiver<Job>>>),
-    Bounded(BoundedQueue<Job>),
+    Bounded(Box<BoundedQueue<Job>>),
 }
 
 /// Everything one strategy run shares between its threads.
@@ -319,7 +319,7 @@ fn run_strategy(config: &Config, strategy: Strategy, index: usize) -> Row {
             let (tx, rx) = mpsc::channel();
             (Channel::Unbounded(Mutex::new(Some(rx))), Some(tx))
         }
-        _ => (Channel::Bounded(BoundedQueue::new(config.capacity)), None),
+        _ => (Channel::Bounded(Box::new(BoundedQueue::new(config.capacity))), None),
     };
     let run = Arc::new(Run {
         config: config.clone(),

@@ -15,6 +15,11 @@
 //! | a stall tied to a request that may be abandoned | [`BoundedQueue::submit_cancellable`] with a [`CancelToken`] |
 //! | producers slowed to the consumer's pace, nothing refused | [`BoundedQueue::submit`] |
 //! | only the lock-free core, with your own waiting | [`Ring`] |
+//! | refuse work at once beyond N in flight (HTTP 503) | [`LoadShedder::try_acquire`] |
+//! | the same, shedding low-priority work first | [`PriorityShedder::try_acquire`] with a [`Priority`] |
+//! | at most N holders at once, callers waiting their turn in FIFO order | [`Semaphore::acquire`] / [`acquire_many`](Semaphore::acquire_many) |
+//! | a client retrying a busy service without hammering it | [`Backoff`] with [`retry`] / [`retry_submit`] |
+//! | a client that stops calling a failing service, then probes it gently | [`CircuitBreaker`] |
 //! | worker threads that take the work off the queue, optionally rate-limited | [`Processor`] |
 //! | at most `rate` calls per second with bursts, asked millions of times a second | [`TokenBucket::try_acquire`] / [`acquire`](TokenBucket::acquire); [`AdaptiveRateLimiter`] to back off on errors |
 //!
@@ -47,6 +52,8 @@ mod deadline;
 mod sync;
 mod waitlist;
 
+pub mod backoff;
+pub mod breaker;
 pub mod cancel;
 pub mod error;
 pub mod metrics;
@@ -54,7 +61,11 @@ pub mod processor;
 pub mod queue;
 pub mod rate;
 pub mod ring;
+pub mod semaphore;
+pub mod shed;
 
+pub use backoff::{retry, retry_submit, Backoff, Jitter, RetryError};
+pub use breaker::{BreakerError, BreakerOpen, BreakerPermit, BreakerState, CircuitBreaker, CircuitBreakerBuilder};
 pub use cancel::CancelToken;
 pub use error::ConfigError;
 pub use metrics::{LatencyHistogram, QueueStats};
@@ -64,3 +75,5 @@ pub use queue::{
 };
 pub use rate::{AcquireError, AdaptiveRateLimiter, RateLimited, TokenBucket};
 pub use ring::Ring;
+pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphoreError, SemaphorePermit};
+pub use shed::{LoadPermit, LoadShedder, Overloaded, Priority, PriorityShedder, PriorityShedderBuilder};

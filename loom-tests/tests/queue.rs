@@ -129,3 +129,46 @@ fn timeout_racing_a_pop_loses_neither_the_item_nor_the_slot() {
         blocking.join().unwrap().unwrap();
     });
 }
+
+#[test]
+fn cancel_wakes_a_producer_blocked_on_its_token() {
+    loom::model(|| {
+        let q = Arc::new(BoundedQueue::new(1));
+        q.try_submit(1).unwrap();
+        let token = backpressure::CancelToken::new();
+        let producer = {
+            let (q, token) = (q.clone(), token.clone());
+            thread::spawn(move || q.submit_cancellable(2, &token))
+        };
+        token.cancel();
+        assert_eq!(producer.join().unwrap(), Err(SubmitTimeoutError::Cancelled(2)));
+        assert_eq!(q.try_recv(), Ok(1));
+    });
+}
+
+#[test]
+fn cancel_racing_a_pop_either_submits_or_hands_the_item_back() {
+    loom::model(|| {
+        let q = Arc::new(BoundedQueue::new(1));
+        q.try_submit(1).unwrap();
+        let token = backpressure::CancelToken::new();
+        let producer = {
+            let (q, token) = (q.clone(), token.clone());
+            thread::spawn(move || q.submit_cancellable(2, &token))
+        };
+        let popper = {
+            let q = q.clone();
+            thread::spawn(move || q.try_recv())
+        };
+        token.cancel();
+        let submitted = producer.join().unwrap();
+        let popped = popper.join().unwrap();
+        let mut left: Vec<i32> = q.drain().collect();
+        left.extend(popped.ok());
+        match submitted {
+            Ok(()) => assert!(left.contains(&2)),
+            Err(SubmitTimeoutError::Cancelled(2)) => assert!(!left.contains(&2)),
+            Err(other) => panic!("{other:?}"),
+        }
+    });
+}

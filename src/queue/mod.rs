@@ -1,6 +1,6 @@
 //! [`BoundedQueue`]: a bounded MPMC queue whose producers feel backpressure.
 //!
-//! It is a [`Ring`] plus two [`WaitList`]s (submitters waiting for space, receivers waiting for
+//! It is a [`Ring`] plus two wait lists (submitters waiting for space, receivers waiting for
 //! items) and the statistics of [`QueueStats`]. Pick the submit call by what the producer should
 //! do when the consumer falls behind:
 //!

@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use crossbeam_utils::CachePadded;
 use quanta::Clock;
 
-use super::error::{AcquireError, RateLimited};
+use super::error::{nanos, AcquireError, RateLimited};
 use super::published::Published;
-use super::schedule::{Schedule, MAX_RATE, MIN_RATE, TIME_BIAS};
+use super::schedule::{wait_nanos, Schedule, MAX_RATE, MIN_RATE, TIME_BIAS};
 use crate::deadline;
 use crate::error::ConfigError;
 use crate::sync::{AtomicU64, Ordering};
@@ -247,19 +247,21 @@ impl TokenBucket {
     #[inline]
     fn take(&self, n: u32) -> Result<(), RateLimited> {
         let schedule = self.schedule.load();
-        let now = self.now();
-        let earned = schedule.tokens_at(now);
+        let point = schedule.at(self.now());
+        let earned = point.0;
         let ceiling = earned + u64::from(self.burst);
         // Relaxed: `spent` publishes nothing; the CAS alone makes grants add up (B1).
         let mut spent = self.spent.load(Ordering::Relaxed);
         loop {
             let end = spent.max(earned) + u64::from(n);
             if end > ceiling {
-                if spent > ceiling + schedule.slack() && self.forgive_step_back() {
+                if spent > ceiling && spent > ceiling + schedule.slack() && self.forgive_step_back() {
+                    // Relaxed: as above.
                     spent = self.spent.load(Ordering::Relaxed);
                     continue;
                 }
-                return Err(RateLimited::new(nanos(schedule.nanos_until(end - u64::from(self.burst), now))));
+                let shortfall = Schedule::shortfall(point, end - u64::from(self.burst));
+                return Err(RateLimited::new(shortfall, schedule.per_ns));
             }
             // Relaxed: as above. A stale `now` only makes us stricter.
             match self.spent.compare_exchange_weak(spent, end, Ordering::Relaxed, Ordering::Relaxed) {
@@ -295,22 +297,24 @@ impl TokenBucket {
         // synchronizes with (B3).
         self.reserved.fetch_add(n64, Ordering::Relaxed);
         let schedule = self.schedule.load();
-        let now = self.now();
-        let earned = schedule.tokens_at(now);
+        let point = schedule.at(self.now());
+        let earned = point.0;
         let ceiling = earned + u64::from(self.burst);
         // Relaxed: re-validated by the CAS.
         let mut spent = self.spent.load(Ordering::Relaxed);
         let wait = loop {
             if spent > ceiling + schedule.slack() && self.forgive_step_back() {
+                // Relaxed: as above.
                 spent = self.spent.load(Ordering::Relaxed);
                 continue;
             }
             let end = spent.max(earned) + n64;
-            let wait = nanos(schedule.nanos_until(end.saturating_sub(u64::from(self.burst)), now));
+            let shortfall = Schedule::shortfall(point, end.saturating_sub(u64::from(self.burst)));
+            let wait = nanos(wait_nanos(shortfall, schedule.per_ns));
             if timeout.is_some_and(|limit| wait > limit) {
                 // Release: as in `acquire_within`.
                 self.reserved.fetch_sub(n64, Ordering::Release);
-                return Err(RateLimited::new(wait));
+                return Err(RateLimited::new(shortfall, schedule.per_ns));
             }
             // Release: pairs with the Acquire load of `spent` in `forgive_step_back`; whoever
             // sees this reservation also sees it counted in `reserved` (B3).
@@ -452,15 +456,6 @@ pub(crate) fn check_rate(field: &'static str, rate: f64) -> Result<(), ConfigErr
         ));
     }
     Ok(())
-}
-
-/// Nanoseconds as a `Duration`, saturating at `Duration::MAX`.
-fn nanos(ns: u128) -> Duration {
-    const PER_SEC: u128 = 1_000_000_000;
-    match u64::try_from(ns / PER_SEC) {
-        Ok(secs) => Duration::new(secs, (ns % PER_SEC) as u32),
-        Err(_) => Duration::MAX,
-    }
 }
 
 /// Sleeps `wait` (the thread sleeps; no spinning), through the crate's saturating deadline.

@@ -2,7 +2,10 @@
 
 use std::error::Error;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::time::Duration;
+
+use super::schedule::wait_nanos;
 
 /// The request cannot pass yet; it could after [`retry_after`](Self::retry_after).
 ///
@@ -16,26 +19,63 @@ use std::time::Duration;
 /// let limited = bucket.try_acquire().unwrap_err();
 /// assert_eq!(limited.retry_after(), Duration::from_millis(100));
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy)]
 pub struct RateLimited {
-    retry_after: Duration,
+    // The wait is computed when asked for: a refusal costs no division.
+    /// Fixed-point tokens still to earn.
+    shortfall: u128,
+    /// The schedule's tokens per nanosecond (fixed point) when refused.
+    per_ns: u64,
 }
 
 impl RateLimited {
-    pub(crate) fn new(retry_after: Duration) -> Self {
-        Self { retry_after }
+    pub(crate) fn new(shortfall: u128, per_ns: u64) -> Self {
+        Self { shortfall, per_ns }
     }
 
     /// The exact wait until the refused request would pass, if nobody else takes the tokens
     /// meanwhile (and the rate is not changed). Never zero.
     pub fn retry_after(&self) -> Duration {
-        self.retry_after
+        nanos(wait_nanos(self.shortfall, self.per_ns))
+    }
+}
+
+impl PartialEq for RateLimited {
+    fn eq(&self, other: &Self) -> bool {
+        self.retry_after() == other.retry_after()
+    }
+}
+
+impl Eq for RateLimited {}
+
+impl Hash for RateLimited {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.retry_after().hash(state);
+    }
+}
+
+impl fmt::Debug for RateLimited {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimited").field("retry_after", &self.retry_after()).finish()
     }
 }
 
 impl fmt::Display for RateLimited {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "rate limited; retry after {:?}", self.retry_after)
+        write!(f, "rate limited; retry after {:?}", self.retry_after())
+    }
+}
+
+/// Nanoseconds as a `Duration`, saturating at `Duration::MAX`.
+#[inline]
+pub(crate) fn nanos(ns: u128) -> Duration {
+    const PER_SEC: u128 = 1_000_000_000;
+    if let Ok(ns) = u64::try_from(ns) {
+        return Duration::from_nanos(ns); // no 128-bit division on the usual path
+    }
+    match u64::try_from(ns / PER_SEC) {
+        Ok(secs) => Duration::new(secs, (ns % PER_SEC) as u32),
+        Err(_) => Duration::MAX,
     }
 }
 

@@ -20,7 +20,7 @@
 //! ```
 //!
 //! # Algorithm
-//! A GCRA-style bucket kept in *token space*. A [`Schedule`](schedule) is the line "whole
+//! A GCRA-style bucket kept in *token space*. A schedule (`schedule.rs`) is the line "whole
 //! tokens earned by time `t`", `earned(t)`, evaluated from a fixed anchor in exact 1.63 fixed
 //! point, so no rounding accumulates (3/s for an hour earns exactly 10,800 tokens; 10⁷/s earns
 //! one per 100 ns). The whole mutable state is one word, `spent`: the tokens handed out so

@@ -28,7 +28,7 @@
 //!   from the live rate, so the live rate always ends up equal to the last request.
 
 use super::schedule::Schedule;
-use crate::sync::{fence, AtomicBool, AtomicU64, Ordering};
+use crate::sync::{fence, spin_hint, AtomicBool, AtomicU64, Ordering};
 
 /// One buffer of the double buffer.
 #[derive(Debug)]
@@ -96,11 +96,11 @@ impl Published {
             let before = slot.stamp.load(Ordering::Acquire);
             // Relaxed: validated by the stamps around them (P1).
             let s = Schedule {
-                t0: slot.t0.load(Ordering::Relaxed),
-                tokens0: slot.tokens0.load(Ordering::Relaxed),
-                frac0: slot.frac0.load(Ordering::Relaxed),
-                per_ns: slot.per_ns.load(Ordering::Relaxed),
-                rate_bits: slot.rate_bits.load(Ordering::Relaxed),
+                t0: slot.t0.load(Ordering::Relaxed),               // Relaxed: stamp-validated (P1)
+                tokens0: slot.tokens0.load(Ordering::Relaxed),     // Relaxed: stamp-validated (P1)
+                frac0: slot.frac0.load(Ordering::Relaxed),         // Relaxed: stamp-validated (P1)
+                per_ns: slot.per_ns.load(Ordering::Relaxed),       // Relaxed: stamp-validated (P1)
+                rate_bits: slot.rate_bits.load(Ordering::Relaxed), // Relaxed: stamp-validated (P1)
             };
             // Acquire fence: pairs with the Release fence after the odd stamp in `publish`; if
             // any field above came from a newer write, the load below sees its odd stamp.
@@ -110,6 +110,8 @@ impl Published {
             if before == complete(generation) && after == before {
                 return s;
             }
+            // Two publications overtook us; the live generation is newer than the one we read.
+            spin_hint();
         }
     }
 
@@ -173,11 +175,11 @@ impl Published {
         fence(Ordering::Release);
         // Relaxed: published by the complete stamp below.
         slot.t0.store(s.t0, Ordering::Relaxed);
-        slot.tokens0.store(s.tokens0, Ordering::Relaxed);
-        slot.frac0.store(s.frac0, Ordering::Relaxed);
-        slot.per_ns.store(s.per_ns, Ordering::Relaxed);
-        slot.rate_bits.store(s.rate_bits, Ordering::Relaxed);
-        // Release: pairs with the Acquire stamp load in `load`; publishes the fields (P1).
+        slot.tokens0.store(s.tokens0, Ordering::Relaxed); // Relaxed: published by the stamp
+        slot.frac0.store(s.frac0, Ordering::Relaxed); // Relaxed: published by the stamp
+        slot.per_ns.store(s.per_ns, Ordering::Relaxed); // Relaxed: published by the stamp
+        slot.rate_bits.store(s.rate_bits, Ordering::Relaxed); // Relaxed: published by the stamp
+                                                              // Release: pairs with the Acquire stamp load in `load`; publishes the fields (P1).
         slot.stamp.store(complete(generation), Ordering::Release);
         // Release: pairs with the Acquire load of `current` in `load` (P2).
         self.current.store(generation, Ordering::Release);

@@ -64,43 +64,70 @@ impl Schedule {
     /// Whole tokens earned by `t` (biased).
     #[inline]
     pub(crate) fn tokens_at(&self, t: u64) -> u64 {
-        // `>>` on a signed value floors, also before the anchor.
-        let whole = i128::from(self.tokens0) + (self.since_anchor(t) >> SHIFT);
-        whole.clamp(0, i128::from(u64::MAX)) as u64
+        self.at(t).0
+    }
+
+    /// Whole tokens earned by `t` (biased) and the fraction of the next one (fixed point).
+    #[inline]
+    pub(crate) fn at(&self, t: u64) -> (u64, u64) {
+        // The usual case, time at or after the anchor and within 146 years of it, in one
+        // 64×64→128 multiplication; the general signed form otherwise.
+        if let Some(span) = t.checked_sub(self.t0).filter(|span| *span <= MAX_SPAN as u64) {
+            // span ≤ 2^62, per_ns < 2^64, frac0 < 2^63: no overflow; the whole part is < 2^63.
+            let position = u128::from(span) * u128::from(self.per_ns) + u128::from(self.frac0);
+            let whole = self.tokens0.saturating_add((position >> SHIFT) as u64);
+            return (whole, (position as u64) & (ONE as u64 - 1));
+        }
+        self.at_slow(t)
+    }
+
+    #[cold]
+    fn at_slow(&self, t: u64) -> (u64, u64) {
+        let position = self.since_anchor(t);
+        // `>>` on a signed value floors, also before the anchor; the fraction is then ≥ 0.
+        let whole = (i128::from(self.tokens0) + (position >> SHIFT)).clamp(0, i128::from(u64::MAX)) as u64;
+        (whole, (position & (ONE - 1)) as u64)
+    }
+
+    /// Fixed-point tokens still to earn, from the point `(whole, frac)` returned by `at`,
+    /// until `whole` reaches `target` (0 when it has). Divided by `per_ns`, rounding up, it is
+    /// the wait: see [`wait_nanos`].
+    #[inline]
+    pub(crate) fn shortfall((whole, frac): (u64, u64), target: u64) -> u128 {
+        match target.checked_sub(whole) {
+            None | Some(0) => 0,
+            // `missing` whole tokens minus the fraction of the next one we already have.
+            Some(missing) => (u128::from(missing) << SHIFT) - u128::from(frac),
+        }
     }
 
     /// Nanoseconds from `t` until `tokens_at` reaches `target`: the least `d` with
     /// `tokens_at(t + d) >= target` (0 when it already has).
-    pub(crate) fn nanos_until(&self, target: u64, t: u64) -> u128 {
-        let position = self.since_anchor(t);
-        let now = i128::from(self.tokens0) + (position >> SHIFT);
-        let missing = i128::from(target) - now;
-        if missing <= 0 {
-            return 0;
-        }
-        // Fixed-point amount still to earn: `missing` whole tokens minus the fraction we have.
-        let needed = (missing * ONE - (position & (ONE - 1))) as u128;
-        let per_ns = u128::from(self.per_ns);
-        needed.div_ceil(per_ns)
+    #[cfg(test)]
+    fn nanos_until(&self, target: u64, t: u64) -> u128 {
+        wait_nanos(Self::shortfall(self.at(t), target), self.per_ns)
     }
 
     /// The same position at `t`, continuing at `rate` from there.
     pub(crate) fn rebased(&self, t: u64, rate: f64) -> Self {
-        let position = self.since_anchor(t);
-        let whole = (i128::from(self.tokens0) + (position >> SHIFT)).clamp(0, i128::from(u64::MAX)) as u64;
-        Self {
-            t0: t,
-            tokens0: whole,
-            frac0: (position & (ONE - 1)) as u64,
-            per_ns: per_ns_fixed(rate),
-            rate_bits: rate.to_bits(),
-        }
+        let (whole, frac) = self.at(t);
+        Self { t0: t, tokens0: whole, frac0: frac, per_ns: per_ns_fixed(rate), rate_bits: rate.to_bits() }
     }
 
     /// Whole tokens earned in one millisecond, plus one: how far a clock may lag (cores whose
     /// counters differ, a sleeper woken a hair early) before the bucket treats it as a step back.
     pub(crate) fn slack(&self) -> u64 {
         ((u128::from(self.per_ns) * 1_000_000) >> SHIFT) as u64 + 1
+    }
+}
+
+/// Nanoseconds to earn `shortfall` (fixed point) at `per_ns`, rounded up.
+#[inline]
+pub(crate) fn wait_nanos(shortfall: u128, per_ns: u64) -> u128 {
+    // One or two tokens short (the usual refusal) fits a 64-bit division.
+    match u64::try_from(shortfall) {
+        Ok(shortfall) => u128::from(shortfall.div_ceil(per_ns)),
+        Err(_) => shortfall.div_ceil(u128::from(per_ns)),
     }
 }
 
@@ -165,6 +192,16 @@ mod tests {
                 let d = s.nanos_until(target, t) as u64;
                 assert!(s.tokens_at(t + d) >= target, "rate {rate}");
                 assert!(s.tokens_at(t + d - 1) < target, "rate {rate}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_fast_and_the_general_forms_agree() {
+        for rate in [MIN_RATE, 1.0, 3.0, 7.5, 1e7, MAX_RATE] {
+            let s = Schedule::new(rate).rebased(TIME_BIAS + 777, rate);
+            for t in [TIME_BIAS + 777, TIME_BIAS + 778, TIME_BIAS + 3600 * SEC + 5, u64::MAX / 2, u64::MAX] {
+                assert_eq!(s.at(t), s.at_slow(t), "rate {rate}, t {t}");
             }
         }
     }

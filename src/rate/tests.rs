@@ -280,7 +280,7 @@ fn the_adapted_rate_governs_the_bucket() {
 #[test]
 fn adaptive_builder_validates_every_setting() {
     let build = |f: fn(AdaptiveRateLimiterBuilder) -> AdaptiveRateLimiterBuilder| {
-        f(AdaptiveRateLimiter::builder(TokenBucket::new(10.0, 1))).build().map(|_| ()).map_err(|e| e.field())
+        f(AdaptiveRateLimiter::builder(bucket(10.0, 1).0)).build().map(|_| ()).map_err(|e| e.field())
     };
     assert_eq!(build(|b| b.increase_factor(1.0)), Err("increase_factor"));
     assert_eq!(build(|b| b.increase_factor(f64::INFINITY)), Err("increase_factor"));

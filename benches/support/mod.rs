@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 /// Producer/consumer counts measured for every queue (4P/4C oversubscribes 2 cores on purpose).
 pub const CONFIGS: &[(usize, usize)] = &[(1, 1), (2, 2), (4, 4)];
+/// Queue capacity for every throughput bench.
 pub const CAPACITY: usize = 1024;
 
 /// CPU nanoseconds used by the worker threads of every `transfer` so far (Linux; stays 0
@@ -76,4 +77,14 @@ pub fn transfer<Q: Sync>(
         start
     })
     .elapsed()
+}
+
+/// Items per measured transfer at least: spawning the threads must not dominate the sample.
+pub const MIN_ITEMS: u64 = 200_000;
+
+/// Criterion's `iter_custom` asks for the time of `iters` items; transfer at least
+/// `MIN_ITEMS` and scale the time to `iters`, so thread start-up cost is amortized.
+pub fn scaled(iters: u64, run: impl FnOnce(u64) -> Duration) -> Duration {
+    let items = iters.max(MIN_ITEMS);
+    run(items).mul_f64(iters as f64 / items as f64)
 }
