@@ -68,6 +68,8 @@ pub use backoff::{retry, retry_submit, Backoff, Jitter, RetryError};
 pub use breaker::{BreakerError, BreakerOpen, BreakerPermit, BreakerState, CircuitBreaker, CircuitBreakerBuilder};
 pub use cancel::CancelToken;
 pub use error::ConfigError;
+#[cfg(feature = "metrics")]
+pub use metrics::MetricsExporter;
 pub use metrics::{LatencyHistogram, QueueStats};
 pub use processor::{Job, Processor, ProcessorReport, ProcessorStats};
 pub use queue::{

@@ -338,6 +338,148 @@ pub struct QueueStats {
     pub submit_wait: LatencyHistogram,
 }
 
+/// Publishes [`QueueStats`] and [`ProcessorStats`](crate::ProcessorStats) through the
+/// [`metrics`](https://docs.rs/metrics) crate facade (feature `metrics`), so any installed
+/// recorder (`metrics-exporter-prometheus`, statsd, ...) picks them up.
+///
+/// Recording on the hot path stays the crate's own relaxed atomics; publishing is a separate,
+/// periodic step (a reporter thread, or on each scrape) that reads a snapshot and hands it to
+/// the facade: counters as absolute values, depths as gauges, and the histograms as the
+/// *new* recordings since the last call (each bucket's representative value with its count,
+/// via `record_many`), so the recorder's histograms stay exact up to the bucket width.
+///
+/// Every metric carries the label `queue` (for a bare queue) or `processor` with the name.
+///
+/// | metric | kind | |
+/// |---|---|---|
+/// | `backpressure_submitted_total`, `_accepted_total`, `_rejected_full_total`, `_timed_out_total`, `_cancelled_total`, `_rejected_closed_total`, `_received_total` | counter | [`QueueStats`] fields |
+/// | `backpressure_depth`, `backpressure_peak_depth` | gauge | items queued |
+/// | `backpressure_wait_seconds` | histogram | accepted → received (sampled) |
+/// | `backpressure_submit_wait_seconds` | histogram | submitters blocked for space |
+/// | `backpressure_handled_total`, `backpressure_panicked_total` | counter | processor only |
+/// | `backpressure_service_seconds` | histogram | handler time, processor only |
+///
+/// ```
+/// use backpressure::metrics::MetricsExporter;
+/// use backpressure::BoundedQueue;
+///
+/// let queue = BoundedQueue::builder(16).name("jobs").build().unwrap();
+/// let mut exporter = MetricsExporter::queue("jobs");
+/// queue.try_submit(1).unwrap();
+/// exporter.publish_queue(&queue.stats()); // e.g. once a second from a reporter thread
+/// ```
+#[cfg(feature = "metrics")]
+#[derive(Debug)]
+pub struct MetricsExporter {
+    kind: &'static str,
+    name: String,
+    wait: LatencyHistogram,
+    submit_wait: LatencyHistogram,
+    service: LatencyHistogram,
+}
+
+#[cfg(feature = "metrics")]
+impl MetricsExporter {
+    /// An exporter for a bare queue: its metrics carry `queue="<name>"`.
+    ///
+    /// ```
+    /// let exporter = backpressure::metrics::MetricsExporter::queue("ingest");
+    /// ```
+    pub fn queue(name: impl Into<String>) -> Self {
+        Self::new("queue", name.into())
+    }
+
+    /// An exporter for a processor: its metrics carry `processor="<name>"`.
+    ///
+    /// ```
+    /// let exporter = backpressure::metrics::MetricsExporter::processor("resize");
+    /// ```
+    pub fn processor(name: impl Into<String>) -> Self {
+        Self::new("processor", name.into())
+    }
+
+    fn new(kind: &'static str, name: String) -> Self {
+        Self {
+            kind,
+            name,
+            wait: LatencyHistogram::new(),
+            submit_wait: LatencyHistogram::new(),
+            service: LatencyHistogram::new(),
+        }
+    }
+
+    /// Publishes a queue's snapshot: counters, gauges, and the histogram recordings made
+    /// since the previous call.
+    ///
+    /// ```
+    /// let q = backpressure::BoundedQueue::new(4);
+    /// q.try_submit(()).unwrap();
+    /// backpressure::metrics::MetricsExporter::queue("q").publish_queue(&q.stats());
+    /// ```
+    pub fn publish_queue(&mut self, stats: &QueueStats) {
+        let counters = [
+            ("backpressure_submitted_total", stats.submitted),
+            ("backpressure_accepted_total", stats.accepted),
+            ("backpressure_rejected_full_total", stats.rejected_full),
+            ("backpressure_timed_out_total", stats.timed_out),
+            ("backpressure_cancelled_total", stats.cancelled),
+            ("backpressure_rejected_closed_total", stats.rejected_closed),
+            ("backpressure_received_total", stats.received),
+        ];
+        for (name, value) in counters {
+            metrics::counter!(name, self.kind => self.name.clone()).absolute(value);
+        }
+        metrics::gauge!("backpressure_depth", self.kind => self.name.clone()).set(stats.depth as f64);
+        metrics::gauge!("backpressure_peak_depth", self.kind => self.name.clone()).set(stats.peak_depth as f64);
+        self.wait = self.publish_histogram("backpressure_wait_seconds", &stats.wait, &self.wait);
+        self.submit_wait =
+            self.publish_histogram("backpressure_submit_wait_seconds", &stats.submit_wait, &self.submit_wait);
+    }
+
+    /// Publishes a processor's snapshot: its queue's figures plus `handled`, `panicked` and
+    /// the handler-time histogram.
+    ///
+    /// ```
+    /// let p = backpressure::Processor::builder().name("p").build(|_: u8| {}).unwrap();
+    /// backpressure::metrics::MetricsExporter::processor(p.name()).publish_processor(&p.stats());
+    /// ```
+    pub fn publish_processor(&mut self, stats: &crate::ProcessorStats) {
+        self.publish_queue(&stats.queue);
+        metrics::counter!("backpressure_handled_total", self.kind => self.name.clone()).absolute(stats.handled);
+        metrics::counter!("backpressure_panicked_total", self.kind => self.name.clone()).absolute(stats.panicked);
+        metrics::gauge!("backpressure_workers", self.kind => self.name.clone()).set(stats.workers as f64);
+        self.service = self.publish_histogram("backpressure_service_seconds", &stats.service, &self.service);
+    }
+
+    /// Publishes the final figures of a processor that was shut down.
+    ///
+    /// ```
+    /// let p = backpressure::Processor::builder().name("p").build(|_: u8| {}).unwrap();
+    /// let mut exporter = backpressure::metrics::MetricsExporter::processor(p.name());
+    /// exporter.publish_report(&p.shutdown());
+    /// ```
+    pub fn publish_report(&mut self, report: &crate::ProcessorReport) {
+        self.publish_queue(&report.queue);
+        metrics::counter!("backpressure_handled_total", self.kind => self.name.clone()).absolute(report.handled);
+        metrics::counter!("backpressure_panicked_total", self.kind => self.name.clone()).absolute(report.panicked);
+        self.service = self.publish_histogram("backpressure_service_seconds", &report.service, &self.service);
+    }
+
+    /// Records what `now` has beyond `last` and returns `now` as the new baseline.
+    fn publish_histogram(
+        &self,
+        name: &'static str,
+        now: &LatencyHistogram,
+        last: &LatencyHistogram,
+    ) -> LatencyHistogram {
+        let histogram = metrics::histogram!(name, self.kind => self.name.clone());
+        for (value, count) in now.buckets_since(last) {
+            histogram.record_many(value.as_secs_f64(), usize::try_from(count).unwrap_or(usize::MAX));
+        }
+        now.snapshot()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
