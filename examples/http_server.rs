@@ -17,7 +17,8 @@
 //! - `timeout`: the same, but `submit_timeout` waits up to `--timeout-ms` for space → 503.
 //! - `shed`: a [`LoadShedder`] admits at most `workers + capacity` requests in flight → 503.
 //!
-//! `GET /stats` answers plain text: `processed`, `ok`, `rejected`, `depth`, `wait_p99_us`.
+//! `GET /stats` answers plain text: `processed`, `ok`, `rejected`, `depth`, `wait_p99_us`
+//! (time queued), `ok_p50_us` / `ok_p99_us` (request read → 200 answer written).
 //! Options: `--port` (0 picks a free one; the chosen address is printed), `--workers` (4),
 //! `--capacity` (64), `--work-ms` (5), `--timeout-ms` (20).
 
@@ -96,6 +97,8 @@ struct Counters {
     ok: AtomicU64,
     rejected: AtomicU64,
     wait: LatencyHistogram,
+    /// Request read → answer written, for 200 answers.
+    ok_latency: LatencyHistogram,
 }
 
 /// Where requests go.
@@ -201,12 +204,14 @@ impl Server {
         let c = &self.counters;
         // Relaxed (all): statistics.
         format!(
-            "processed {}\nok {}\nrejected {}\ndepth {}\nwait_p99_us {}\n",
+            "processed {}\nok {}\nrejected {}\ndepth {}\nwait_p99_us {}\nok_p50_us {}\nok_p99_us {}\n",
             c.processed.load(Ordering::Relaxed),
             c.ok.load(Ordering::Relaxed),
             c.rejected.load(Ordering::Relaxed),
             self.depth(),
             c.wait.percentile(99.0).as_micros(),
+            c.ok_latency.percentile(50.0).as_micros(),
+            c.ok_latency.percentile(99.0).as_micros(),
         )
     }
 
@@ -221,6 +226,7 @@ impl Server {
             if reader.read_line(&mut line)? == 0 {
                 return Ok(());
             }
+            let started = Instant::now();
             let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
             let mut close = line.ends_with("HTTP/1.0\r\n");
             // Headers (a GET has no body we care about).
@@ -259,6 +265,9 @@ impl Server {
                 if close { "Connection: close\r\n" } else { "" },
             )?;
             writer.flush()?;
+            if status.starts_with("200") && path != "/stats" {
+                self.counters.ok_latency.record(started.elapsed());
+            }
             if close {
                 return Ok(());
             }
