@@ -205,8 +205,11 @@ impl Server {
         // Relaxed (all): statistics.
         format!(
             "processed {}\nok {}\nrejected {}\ndepth {}\nwait_p99_us {}\nok_p50_us {}\nok_p99_us {}\n",
+            // Relaxed: a statistic.
             c.processed.load(Ordering::Relaxed),
+            // Relaxed: a statistic.
             c.ok.load(Ordering::Relaxed),
+            // Relaxed: a statistic.
             c.rejected.load(Ordering::Relaxed),
             self.depth(),
             c.wait.percentile(99.0).as_micros(),

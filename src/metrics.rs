@@ -63,8 +63,11 @@ impl LatencyHistogram {
         let nanos = u64::try_from(value.as_nanos()).unwrap_or(u64::MAX);
         // Relaxed (all four): independent statistics, synchronizing with nothing.
         self.buckets[bucket_of(nanos)].fetch_add(1, Ordering::Relaxed);
+        // Relaxed: a statistic.
         self.count.fetch_add(1, Ordering::Relaxed);
+        // Relaxed: a statistic.
         self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        // Relaxed: a statistic.
         self.max_nanos.fetch_max(nanos, Ordering::Relaxed);
     }
 
@@ -121,6 +124,7 @@ impl LatencyHistogram {
     /// assert!(h.percentile(100.0) > Duration::from_micros(980));
     /// ```
     pub fn percentile(&self, p: f64) -> Duration {
+        // Relaxed: a statistic.
         let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
         let total: u64 = counts.iter().sum();
         if total == 0 {
@@ -168,13 +172,18 @@ impl LatencyHistogram {
     pub fn merge(&self, other: &LatencyHistogram) {
         // Relaxed (all): independent statistics, as in `record`.
         for (mine, theirs) in self.buckets.iter().zip(other.buckets.iter()) {
+            // Relaxed: a statistic.
             let n = theirs.load(Ordering::Relaxed);
             if n != 0 {
+                // Relaxed: a statistic.
                 mine.fetch_add(n, Ordering::Relaxed);
             }
         }
+        // Relaxed: a statistic.
         self.count.fetch_add(other.count.load(Ordering::Relaxed), Ordering::Relaxed);
+        // Relaxed: a statistic.
         self.sum_nanos.fetch_add(other.sum_nanos.load(Ordering::Relaxed), Ordering::Relaxed);
+        // Relaxed: a statistic.
         self.max_nanos.fetch_max(other.max_nanos.load(Ordering::Relaxed), Ordering::Relaxed);
     }
 

@@ -300,7 +300,8 @@ impl<T: Send + 'static> ProcessorBuilder<T> {
             queue: BoundedQueue::builder(self.queue_capacity)
                 .name(self.name.clone())
                 .wait_sampling(self.wait_sampling)
-                .build()?,
+                .build()
+                .map_err(|err| ConfigError::new("queue_capacity", err.reason()))?,
             handler: Box::new(handler),
             limiter: self.limiter,
             stop_now: AtomicBool::new(false),
@@ -507,6 +508,7 @@ impl<T> Processor<T> {
         ProcessorStats {
             // Relaxed (both): statistics.
             handled: s.handled.load(Ordering::Relaxed),
+            // Relaxed: a statistic.
             panicked: s.panicked.load(Ordering::Relaxed),
             workers: s.workers,
             queue: s.queue.stats(),
@@ -657,6 +659,7 @@ impl<T> fmt::Debug for Processor<T> {
             .field("rate_limited", &self.shared.limiter.is_some())
             // Relaxed (both): statistics.
             .field("handled", &self.shared.handled.load(Ordering::Relaxed))
+            // Relaxed: a statistic.
             .field("panicked", &self.shared.panicked.load(Ordering::Relaxed))
             .finish()
     }
@@ -726,6 +729,7 @@ mod tests {
         let count = Arc::new(AtomicUsize::new(0));
         let c = Arc::clone(&count);
         let p = Processor::builder().build(move |_: ()| {
+            // Relaxed: a statistic.
             c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         });
         let p = p.unwrap();
@@ -733,6 +737,7 @@ mod tests {
             p.submit(()).unwrap();
         }
         drop(p);
+        // Relaxed: a statistic.
         assert_eq!(count.load(std::sync::atomic::Ordering::Relaxed), 20);
     }
 
@@ -743,11 +748,13 @@ mod tests {
         for _ in 0..10 {
             let c = Arc::clone(&count);
             jobs.submit(Box::new(move || {
+                // Relaxed: a statistic.
                 c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }))
             .unwrap();
         }
         assert_eq!(jobs.shutdown().handled, 10);
+        // Relaxed: a statistic.
         assert_eq!(count.load(std::sync::atomic::Ordering::Relaxed), 10);
     }
 

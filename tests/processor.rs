@@ -162,16 +162,19 @@ fn rate_limited_processor_never_starts_more_than_its_bucket_grants() {
         .queue_capacity(64)
         .rate_limit(bucket)
         .build(move |_: u32| {
+            // Relaxed: a count; only its value matters.
             s.fetch_add(1, Ordering::Relaxed);
         })
         .unwrap();
     for n in 0..40 {
         p.submit(n).unwrap();
     }
+    // Relaxed: a count; only its value matters.
     wait_until("the burst", || started.load(Ordering::Relaxed) == BURST);
     for step in 1..=20 {
         mock.increment(Duration::from_millis(10));
         let allowed = BURST + step;
+        // Relaxed: a count; only its value matters.
         wait_until("the next grant", || started.load(Ordering::Relaxed) >= allowed);
         // Grants so far ≤ burst + rate·t with t the mock time elapsed.
         assert!(started.load(Ordering::Relaxed) <= allowed, "started more than granted at step {step}");
@@ -179,6 +182,7 @@ fn rate_limited_processor_never_starts_more_than_its_bucket_grants() {
     // Let the rest through (an idle bucket refills to `BURST` only) so shutdown completes.
     wait_until("the remaining items", || {
         mock.increment(Duration::from_secs(1));
+        // Relaxed: a count; only its value matters.
         started.load(Ordering::Relaxed) == 40
     });
     let report = p.shutdown();

@@ -16,6 +16,7 @@ fn watchdog(limit: Duration) -> Arc<AtomicBool> {
     thread::spawn(move || {
         let step = Duration::from_millis(50);
         let mut waited = Duration::ZERO;
+        // Relaxed: a count/flag; joins order the final reads.
         while !flag.load(Ordering::Relaxed) {
             if waited >= limit {
                 eprintln!("watchdog: stress test hung");
@@ -42,7 +43,9 @@ fn shutdown_now_mid_stream_accounts_for_every_accepted_item() {
             .workers(4)
             .queue_capacity((PRODUCERS * PER_PRODUCER) as usize)
             .build(move |n: u64| {
+                // Relaxed: a count/flag; joins order the final reads.
                 sum.fetch_add(n, Ordering::Relaxed);
+                // Relaxed: a count/flag; joins order the final reads.
                 count.fetch_add(1, Ordering::Relaxed);
             })
             .unwrap();
@@ -69,13 +72,17 @@ fn shutdown_now_mid_stream_accounts_for_every_accepted_item() {
         });
         // Stop after some work has been handled (count-based, not timed), varying per round.
         let threshold = (round * 700).min(accepted_count);
+        // Relaxed: a count/flag; joins order the final reads.
         while handled_count.load(Ordering::Relaxed) < threshold {
             thread::yield_now();
         }
         let returned = p.shutdown_now();
         let returned_sum: u64 = returned.iter().sum();
+        // Relaxed: a count/flag; joins order the final reads.
         assert_eq!(handled_count.load(Ordering::Relaxed) + returned.len() as u64, accepted_count, "round {round}");
+        // Relaxed: a count/flag; joins order the final reads.
         assert_eq!(handled_sum.load(Ordering::Relaxed) + returned_sum, accepted_sum, "round {round}");
     }
+    // Relaxed: a count/flag; joins order the final reads.
     done.store(true, Ordering::Relaxed);
 }

@@ -614,6 +614,7 @@ impl<T> BoundedQueue<T> {
         let depth = self.ring.depth_after(position) as u64;
         // Relaxed (both): a statistic; the load keeps the common case (no new peak) read-only.
         if depth > self.counters.peak_depth.load(Ordering::Relaxed) {
+            // Relaxed: a statistic.
             self.counters.peak_depth.fetch_max(depth, Ordering::Relaxed);
         }
         self.receivers.wake_one();
