@@ -59,6 +59,12 @@ use crate::rate::TokenBucket;
 use crate::sync::{AtomicBool, AtomicU64, Ordering};
 
 /// A boxed one-shot job, the item type of [`Processor::jobs`].
+///
+/// ```
+/// let job: backpressure::Job = Box::new(|| println!("run once, on a worker"));
+/// let jobs = backpressure::Processor::jobs().build().unwrap();
+/// jobs.submit(job).unwrap();
+/// ```
 pub type Job = Box<dyn FnOnce() + Send + 'static>;
 
 type Handler<T> = Box<dyn Fn(T) + Send + Sync + 'static>;

@@ -29,6 +29,9 @@ fn public_types_are_send_sync_and_debug() {
     check::<JobsBuilder>();
     check::<ProcessorReport>();
     check::<ProcessorStats>();
+    check::<backpressure::queue::QueueBuilder<String>>();
+    check::<backpressure::QueueStats>();
+    check::<backpressure::LatencyHistogram>();
 }
 
 #[test]
