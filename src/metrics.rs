@@ -7,7 +7,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::sync::{AtomicU64, Ordering};
+// std's atomics even in loom builds, deliberately: these are relaxed statistics that order
+// nothing, so loom has nothing to check in them, and keeping them out of the model keeps it
+// deterministic when the queue records a *sampled* wait (whether an item is sampled depends on
+// per-thread state loom does not control).
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Sub-buckets per power of two: 2^5 = 32, so a bucket spans 1/32 of its lower bound and its
 /// midpoint is within 1/64 (≈1.6%) of any value in it.
