@@ -101,6 +101,8 @@ struct Shared<T> {
     stop_now: AtomicBool,
     /// Where rate-limited workers sleep, so that `shutdown_now` can wake them.
     stop_signal: (Mutex<()>, Condvar),
+    /// Cancelled by `shutdown_now`, for handlers that want to stop early.
+    stop_token: Option<CancelToken>,
     /// Items taken from the queue but not started because of `shutdown_now`.
     given_back: Mutex<Vec<T>>,
     handled: AtomicU64,
@@ -122,6 +124,7 @@ pub struct ProcessorBuilder<T> {
     limiter: Option<TokenBucket>,
     name: String,
     wait_sampling: u32,
+    stop_token: Option<CancelToken>,
     _items: std::marker::PhantomData<fn(T)>,
 }
 
@@ -198,6 +201,7 @@ impl<T: Send + 'static> Processor<T> {
             limiter: None,
             name: "processor".to_string(),
             wait_sampling: crate::queue::DEFAULT_WAIT_SAMPLING,
+            stop_token: None,
             _items: std::marker::PhantomData,
         }
     }
@@ -282,6 +286,32 @@ impl<T: Send + 'static> ProcessorBuilder<T> {
         self
     }
 
+    /// A token that [`shutdown_now`](Processor::shutdown_now) cancels once it has stopped
+    /// intake, so long-running handlers that hold a clone can give up early. A handler that
+    /// saw it cancelled is the last item its worker starts.
+    ///
+    /// ```
+    /// use backpressure::{CancelToken, Processor};
+    /// let stop = CancelToken::new();
+    /// let seen = stop.clone();
+    /// let p = Processor::builder()
+    ///     .stop_token(stop)
+    ///     .build(move |steps: u32| {
+    ///         for _ in 0..steps {
+    ///             if seen.is_cancelled() {
+    ///                 return; // abandon the rest of this item's work
+    ///             }
+    ///         }
+    ///     })
+    ///     .unwrap();
+    /// p.submit(10).unwrap();
+    /// p.shutdown_now();
+    /// ```
+    pub fn stop_token(mut self, token: CancelToken) -> Self {
+        self.stop_token = Some(token);
+        self
+    }
+
     /// Validates the settings, starts the workers and returns the running processor.
     ///
     /// # Errors
@@ -312,6 +342,7 @@ impl<T: Send + 'static> ProcessorBuilder<T> {
             limiter: self.limiter,
             stop_now: AtomicBool::new(false),
             stop_signal: (Mutex::new(()), Condvar::new()),
+            stop_token: self.stop_token,
             given_back: Mutex::new(Vec::new()),
             handled: AtomicU64::new(0),
             panicked: AtomicU64::new(0),
@@ -370,6 +401,16 @@ impl JobsBuilder {
     /// ```
     pub fn wait_sampling(self, every: u32) -> Self {
         Self(self.0.wait_sampling(every))
+    }
+
+    /// As [`ProcessorBuilder::stop_token`].
+    ///
+    /// ```
+    /// let jobs = backpressure::Processor::jobs().stop_token(backpressure::CancelToken::new()).build();
+    /// assert!(jobs.is_ok());
+    /// ```
+    pub fn stop_token(self, token: CancelToken) -> Self {
+        Self(self.0.stop_token(token))
     }
 
     /// As [`ProcessorBuilder::name`]. Default: `jobs`.
@@ -539,26 +580,34 @@ impl<T> Processor<T> {
     }
 
     /// Stops intake and returns the accepted items no worker has started; handlers already
-    /// running finish first. Every accepted item is either handled or in the returned `Vec`.
+    /// running finish first (and see the [`stop_token`](ProcessorBuilder::stop_token)
+    /// cancelled, if one was given). Every accepted item is either handled or in the returned
+    /// `Vec`, in no promised order.
     ///
     /// ```
+    /// use backpressure::{CancelToken, Processor};
     /// use std::sync::mpsc;
+    ///
     /// let (started, first_started) = mpsc::channel();
-    /// let (release, gate) = mpsc::channel::<()>();
-    /// let gate = std::sync::Mutex::new(gate);
-    /// let p = backpressure::Processor::builder()
+    /// let stop = CancelToken::new();
+    /// let seen = stop.clone();
+    /// let p = Processor::builder()
     ///     .workers(1)
+    ///     .stop_token(stop)
     ///     .build(move |n: u32| {
     ///         started.send(n).unwrap();
-    ///         gate.lock().unwrap().recv().ok(); // hold the worker until released
+    ///         while !seen.is_cancelled() {
+    ///             std::thread::sleep(std::time::Duration::from_millis(1)); // a long job
+    ///         }
     ///     })
     ///     .unwrap();
     /// for n in 0..4 {
     ///     p.submit(n).unwrap();
     /// }
     /// assert_eq!(first_started.recv().unwrap(), 0); // the worker is busy with item 0
-    /// drop(release); // let it finish (recv fails) once shutdown_now waits for it
-    /// assert_eq!(p.shutdown_now(), [1, 2, 3]);
+    /// let mut not_started = p.shutdown_now();
+    /// not_started.sort();
+    /// assert_eq!(not_started, [1, 2, 3]);
     /// ```
     pub fn shutdown_now(mut self) -> Vec<T> {
         {
@@ -569,6 +618,11 @@ impl<T> Processor<T> {
             self.shared.stop_now.store(true, Ordering::Relaxed);
             // Under the lock: a rate-limited worker checks the flag under it before sleeping.
             condvar.notify_all();
+        }
+        if let Some(token) = &self.shared.stop_token {
+            // After the flag: its Release (pairing with a handler's Acquire in `is_cancelled`)
+            // makes a worker whose handler saw the cancel see the flag for its next item.
+            token.cancel();
         }
         self.join();
         let mut items = std::mem::take(&mut *self.shared.given_back.lock().unwrap_or_else(PoisonError::into_inner));
@@ -679,6 +733,7 @@ impl<T> fmt::Debug for ProcessorBuilder<T> {
             .field("rate_limit", &self.limiter)
             .field("name", &self.name)
             .field("wait_sampling", &self.wait_sampling)
+            .field("stop_token", &self.stop_token)
             .finish()
     }
 }
