@@ -312,7 +312,7 @@ impl fmt::Debug for LatencyHistogram {
 /// `submitted` is every submit call that finished; each one ends in exactly one of
 /// `accepted`, `rejected_full`, `timed_out`, `cancelled` or `rejected_closed`.
 /// `wait` holds how long items stayed queued (accepted → received), from a sample of about
-/// one item in [`wait_sampling`](crate::queue::QueueBuilder::wait_sampling);
+/// one item in [`wait_sampling`](crate::queue::QueueBuilder::wait_sampling) (empty when that is 0, the default);
 /// `submit_wait` how long submitters that had to wait for space waited (successful or not).
 ///
 /// ```
@@ -376,7 +376,7 @@ pub struct QueueStats {
 /// use backpressure::metrics::MetricsExporter;
 /// use backpressure::BoundedQueue;
 ///
-/// let queue = BoundedQueue::builder(16).name("jobs").build().unwrap();
+/// let queue = BoundedQueue::builder(16).name("jobs").wait_sampling(128).build().unwrap();
 /// let mut exporter = MetricsExporter::queue("jobs");
 /// queue.try_submit(1).unwrap();
 /// exporter.publish_queue(&queue.stats()); // e.g. once a second from a reporter thread

@@ -6,7 +6,8 @@ use std::marker::PhantomData;
 use super::BoundedQueue;
 use crate::error::ConfigError;
 
-/// Default: stamp about one item in 128 with its acceptance time.
+/// The sampling rate `Processor` uses by default, and the one suggested for queues that record:
+/// stamp about one item in 128 with its acceptance time.
 pub(crate) const DEFAULT_WAIT_SAMPLING: u32 = 128;
 
 /// Configures a [`BoundedQueue`]; from [`BoundedQueue::builder`].
@@ -34,17 +35,23 @@ pub struct QueueBuilder<T> {
 
 impl<T> QueueBuilder<T> {
     pub(super) fn new(capacity: usize) -> Self {
-        Self { capacity, wait_sampling: DEFAULT_WAIT_SAMPLING, clock: None, name: None, _items: PhantomData }
+        Self { capacity, wait_sampling: 0, clock: None, name: None, _items: PhantomData }
     }
 
     /// Records the queued time ([`QueueStats::wait`](crate::QueueStats::wait)) of about one
-    /// item in `every`; `1` records every item, `0` switches wait recording off. Default: 128.
+    /// item in `every`: `128` is a good rate for a busy queue, `1` records every item, `0`
+    /// (the default for a bare queue; a [`Processor`](crate::Processor) uses 128) records
+    /// nothing and costs nothing: the queue is then exactly the queue without recording.
     ///
     /// ```
-    /// let q = backpressure::BoundedQueue::builder(4).wait_sampling(0).build().unwrap();
+    /// let q = backpressure::BoundedQueue::builder(4).wait_sampling(128).build().unwrap();
     /// q.try_submit(()).unwrap();
     /// q.try_recv().unwrap();
-    /// assert_eq!(q.stats().wait.count(), 0);
+    /// assert!(q.stats().wait.count() <= 1); // one in 128, on average
+    /// let off = backpressure::BoundedQueue::<()>::new(4); // default: off
+    /// off.try_submit(()).unwrap();
+    /// off.try_recv().unwrap();
+    /// assert_eq!(off.stats().wait.count(), 0);
     /// ```
     pub fn wait_sampling(mut self, every: u32) -> Self {
         self.wait_sampling = every;
@@ -136,8 +143,12 @@ mod tests {
     }
 
     #[test]
-    fn wait_sampling_zero_records_nothing() {
+    fn wait_sampling_zero_and_the_default_record_nothing() {
         let q = BoundedQueue::builder(8).wait_sampling(0).build().unwrap();
+        let default = BoundedQueue::new(8);
+        default.try_submit(1).unwrap();
+        default.try_recv().unwrap();
+        assert_eq!(default.stats().wait.count(), 0);
         for n in 0..100 {
             q.try_submit(n).unwrap();
             q.try_recv().unwrap();
@@ -147,8 +158,8 @@ mod tests {
 
     #[test]
     #[cfg_attr(miri, ignore)] // 10,000 round trips: slow under Miri
-    fn default_sampling_records_a_fraction_of_items() {
-        let q = BoundedQueue::new(8);
+    fn sampling_records_a_fraction_of_items() {
+        let q = BoundedQueue::builder(8).wait_sampling(crate::queue::DEFAULT_WAIT_SAMPLING).build().unwrap();
         for n in 0..10_000 {
             q.try_submit(n).unwrap();
             q.try_recv().unwrap();

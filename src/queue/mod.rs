@@ -18,14 +18,16 @@
 //! `sched_yield`, so a blocked thread costs no CPU even when threads outnumber cores.
 //!
 //! # Wait time
-//! [`QueueStats::wait`] is the time an item spent queued, from accepted to received. Reading
-//! a clock for every item would cost more than the rest of an uncontended submit and receive
-//! together, so the queue *samples*: a submitter stamps about one item in
-//! [`wait_sampling`](QueueBuilder::wait_sampling) (default 128) with the time, the stamp
-//! travels in the slot beside the item, and the receiver of a stamped item records the
-//! difference. Which items are stamped is decided by a per-thread countdown with a random
+//! [`QueueStats::wait`] is the time an item spent queued, from accepted to received, recorded
+//! when the queue is built with [`wait_sampling(n)`](QueueBuilder::wait_sampling) (off by
+//! default for a bare queue; a [`Processor`](crate::Processor) turns it on). Reading a clock
+//! for every item would cost more than the rest of an uncontended submit and receive
+//! together, so the queue *samples*: a submitter stamps about one item in `n` with the time,
+//! the stamp travels in the slot beside the item, and the receiver of a stamped item records
+//! the difference. Which items are stamped is decided by a per-thread countdown with a random
 //! restart, so no submission pattern can alias with it; items without a stamp cost one
-//! branch on each side. `wait_sampling(0)` switches recording off.
+//! branch on each side. With recording off the ring holds bare items, exactly as without
+//! the feature.
 //!
 //! # Close
 //! Closing sets a bit in the ring's tail, so "closed" is ordered against every push: a push
@@ -78,7 +80,7 @@ use crate::waitlist::{Stop, WaitList};
 /// assert_eq!(consumer.join().unwrap(), 55);
 /// ```
 pub struct BoundedQueue<T> {
-    ring: Ring<Entry<T>>,
+    ring: Slots<T>,
     /// Submitters parked until a slot frees.
     senders: WaitList,
     /// Receivers parked until an item arrives.
@@ -98,6 +100,47 @@ pub struct BoundedQueue<T> {
 struct Entry<T> {
     item: T,
     stamp: u64,
+}
+
+/// The ring: of bare items when wait recording is off (exactly the queue without recording),
+/// of [`Entry`]s when it is on. A stamp widens every slot, which for small items costs more
+/// than the sampling itself, so a queue that records nothing does not carry it.
+enum Slots<T> {
+    Plain(Ring<T>),
+    Stamped(Ring<Entry<T>>),
+}
+
+impl<T> Slots<T> {
+    /// Pushes `item`; `stamp` is asked for its stamp only in a stamped ring.
+    #[inline]
+    fn push(&self, item: T, stamp: impl FnOnce() -> u64) -> Result<usize, PushError<T>> {
+        match self {
+            Self::Plain(ring) => ring.push(item),
+            Self::Stamped(ring) => ring.push(Entry { item, stamp: stamp() }).map_err(|err| match err {
+                PushError::Full(entry) => PushError::Full(entry.item),
+                PushError::Closed(entry) => PushError::Closed(entry.item),
+            }),
+        }
+    }
+
+    /// Pops the front item with its stamp (0 when not stamped).
+    #[inline]
+    fn pop(&self) -> Result<(T, u64), PopError> {
+        match self {
+            Self::Plain(ring) => ring.pop().map(|item| (item, 0)),
+            Self::Stamped(ring) => ring.pop().map(|entry| (entry.item, entry.stamp)),
+        }
+    }
+}
+
+/// Forwards a call to whichever ring the queue has.
+macro_rules! either_ring {
+    ($slots:expr, $ring:ident => $call:expr) => {
+        match $slots {
+            Slots::Plain($ring) => $call,
+            Slots::Stamped($ring) => $call,
+        }
+    };
 }
 
 /// Where wait-time stamps come from: `std::time::Instant` from a per-queue origin by default
@@ -144,11 +187,17 @@ fn sample_due(every: u32) -> bool {
             left.set(n - 1);
             false
         } else {
-            // A random restart with mean `every`: no submit pattern can stay in step with it.
-            left.set(fastrand::u32(1..=every.saturating_mul(2).saturating_sub(1).max(1)));
+            restart_countdown(left, every);
             true
         }
     })
+}
+
+/// A random restart with mean `every`: no submit pattern can stay in step with it.
+#[cold]
+#[inline(never)]
+fn restart_countdown(left: &Cell<u32>, every: u32) {
+    left.set(fastrand::u32(1..=every.saturating_mul(2).saturating_sub(1).max(1)));
 }
 
 /// Outcome counters that the ring's positions cannot give us. Only refusals and new peaks
@@ -198,7 +247,10 @@ impl<T> BoundedQueue<T> {
 
     fn from_builder(b: QueueBuilder<T>) -> Self {
         Self {
-            ring: Ring::new(b.capacity),
+            ring: match b.wait_sampling {
+                0 => Slots::Plain(Ring::new(b.capacity)),
+                _ => Slots::Stamped(Ring::new(b.capacity)),
+            },
             senders: WaitList::new(),
             receivers: WaitList::new(),
             counters: CachePadded::new(Counters::default()),
@@ -219,20 +271,38 @@ impl<T> BoundedQueue<T> {
         self.name.as_deref()
     }
 
-    /// Wraps `item` with a stamp if it is sampled.
+    /// The stamp for the item being submitted: the time if this submit is sampled, else 0.
+    /// Only called for a stamped ring (`sample_every > 0`).
     #[inline]
-    fn entry(&self, item: T) -> Entry<T> {
-        let stamp = if self.sample_every != 0 && sample_due(self.sample_every) { self.clock.now() } else { 0 };
-        Entry { item, stamp }
+    fn stamp(&self) -> u64 {
+        if sample_due(self.sample_every) {
+            self.stamp_now()
+        } else {
+            0
+        }
     }
 
-    /// Unwraps a received entry, recording its wait if it was sampled.
+    /// The clock read of a sampled submit, out of line to keep the fast path small.
+    #[cold]
+    #[inline(never)]
+    fn stamp_now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// Records the wait of a received item if it was sampled.
     #[inline]
-    fn received(&self, entry: Entry<T>) -> T {
-        if entry.stamp != 0 {
-            self.wait.record(self.clock.between(entry.stamp, self.clock.now()));
+    fn received(&self, (item, stamp): (T, u64)) -> T {
+        if stamp != 0 {
+            self.record_wait(stamp);
         }
-        entry.item
+        item
+    }
+
+    /// The clock read and histogram update of a sampled receive, out of line.
+    #[cold]
+    #[inline(never)]
+    fn record_wait(&self, stamp: u64) {
+        self.wait.record(self.clock.between(stamp, self.clock.now()));
     }
 
     /// The maximum number of queued items.
@@ -241,7 +311,7 @@ impl<T> BoundedQueue<T> {
     /// assert_eq!(backpressure::BoundedQueue::<u8>::new(3).capacity(), 3);
     /// ```
     pub fn capacity(&self) -> usize {
-        self.ring.capacity()
+        either_ring!(&self.ring, ring => ring.capacity())
     }
 
     /// The number of queued items right now.
@@ -252,7 +322,7 @@ impl<T> BoundedQueue<T> {
     /// assert_eq!(q.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        self.ring.len()
+        either_ring!(&self.ring, ring => ring.len())
     }
 
     /// Whether nothing is queued.
@@ -261,7 +331,7 @@ impl<T> BoundedQueue<T> {
     /// assert!(backpressure::BoundedQueue::<u8>::new(1).is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.ring.is_empty()
+        either_ring!(&self.ring, ring => ring.is_empty())
     }
 
     /// Whether the queue is at capacity.
@@ -272,7 +342,7 @@ impl<T> BoundedQueue<T> {
     /// assert!(q.is_full());
     /// ```
     pub fn is_full(&self) -> bool {
-        self.ring.is_full()
+        either_ring!(&self.ring, ring => ring.is_full())
     }
 
     /// Queues `item` if there is space now; never waits.
@@ -291,18 +361,18 @@ impl<T> BoundedQueue<T> {
     /// }
     /// ```
     pub fn try_submit(&self, item: T) -> Result<(), TrySubmitError<T>> {
-        match self.ring.push(self.entry(item)) {
+        match self.ring.push(item, || self.stamp()) {
             Ok(position) => {
                 self.accepted(position);
                 Ok(())
             }
-            Err(PushError::Full(entry)) => {
+            Err(PushError::Full(item)) => {
                 self.count(&self.counters.rejected_full);
-                Err(TrySubmitError::Full(entry.item))
+                Err(TrySubmitError::Full(item))
             }
-            Err(PushError::Closed(entry)) => {
+            Err(PushError::Closed(item)) => {
                 self.count(&self.counters.rejected_closed);
-                Err(TrySubmitError::Closed(entry.item))
+                Err(TrySubmitError::Closed(item))
             }
         }
     }
@@ -399,27 +469,31 @@ impl<T> BoundedQueue<T> {
     /// The one submit loop: fast path, then park on `senders` until space, close, deadline or
     /// cancellation. Counts the outcome.
     fn submit_until(&self, item: T, deadline: Option<Instant>, token: Option<&CancelToken>) -> Result<(), Refused<T>> {
-        let item = match self.ring.push(self.entry(item)) {
+        let mut sampled = false;
+        let first_stamp = || {
+            let stamp = self.stamp();
+            sampled = stamp != 0;
+            stamp
+        };
+        let item = match self.ring.push(item, first_stamp) {
             Ok(position) => {
                 self.accepted(position);
                 return Ok(());
             }
-            Err(PushError::Closed(entry)) => {
+            Err(PushError::Closed(item)) => {
                 self.count(&self.counters.rejected_closed);
-                return Err(Refused::Closed(entry.item));
+                return Err(Refused::Closed(item));
             }
-            Err(PushError::Full(entry)) => entry,
+            Err(PushError::Full(item)) => item,
         };
         let started = Instant::now();
         let mut held = Some(item);
         let outcome = self.senders.wait(deadline, token, || {
-            let mut item = held.take().expect("the wait loop stops at the first Some");
-            if item.stamp != 0 {
-                item.stamp = self.clock.now(); // wait time counts from acceptance, not from the first try
-            }
-            match self.ring.push(item) {
+            let item = held.take().expect("the wait loop stops at the first Some");
+            // A sampled item is stamped again: its wait counts from acceptance, not the first try.
+            match self.ring.push(item, || if sampled { self.stamp_now() } else { 0 }) {
                 Ok(position) => Some(Ok(position)),
-                Err(PushError::Closed(entry)) => Some(Err(entry.item)),
+                Err(PushError::Closed(item)) => Some(Err(item)),
                 Err(PushError::Full(item)) => {
                     held = Some(item);
                     None
@@ -442,7 +516,7 @@ impl<T> BoundedQueue<T> {
                     Stop::Cancelled => &self.counters.cancelled,
                 };
                 self.count(counter);
-                Err(Refused::Stopped(stop, held.take().expect("a refused item is held").item))
+                Err(Refused::Stopped(stop, held.take().expect("a refused item is held")))
             }
         }
     }
@@ -461,9 +535,9 @@ impl<T> BoundedQueue<T> {
     /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         match self.ring.pop() {
-            Ok(entry) => {
+            Ok(popped) => {
                 self.senders.wake_one();
-                Ok(self.received(entry))
+                Ok(self.received(popped))
             }
             Err(PopError::Empty) => Err(TryRecvError::Empty),
             Err(PopError::Closed) => Err(TryRecvError::Closed),
@@ -519,7 +593,7 @@ impl<T> BoundedQueue<T> {
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         let attempt = || match self.ring.pop() {
-            Ok(entry) => Some(Ok(entry)),
+            Ok(popped) => Some(Ok(popped)),
             Err(PopError::Closed) => Some(Err(RecvTimeoutError::Closed)),
             Err(PopError::Empty) => None,
         };
@@ -527,9 +601,9 @@ impl<T> BoundedQueue<T> {
             Some(done) => done,
             None => self.receivers.wait(deadline, None, attempt).unwrap_or(Err(RecvTimeoutError::Timeout)),
         };
-        let entry = outcome?;
+        let popped = outcome?;
         self.senders.wake_one();
-        Ok(self.received(entry))
+        Ok(self.received(popped))
     }
 
     /// Closes the queue: later submits fail with `Closed(item)`, every blocked submitter wakes
@@ -545,7 +619,7 @@ impl<T> BoundedQueue<T> {
     /// assert_eq!(q.try_recv(), Ok(1));
     /// ```
     pub fn close(&self) -> bool {
-        let closed = self.ring.close();
+        let closed = either_ring!(&self.ring, ring => ring.close());
         // Through the lists' locks: a thread registering after this sees the closed bit.
         self.senders.wake_all();
         self.receivers.wake_all();
@@ -560,7 +634,7 @@ impl<T> BoundedQueue<T> {
     /// assert!(q.is_closed());
     /// ```
     pub fn is_closed(&self) -> bool {
-        self.ring.is_closed()
+        either_ring!(&self.ring, ring => ring.is_closed())
     }
 
     /// Takes every item queued now, without waiting; items submitted meanwhile may or may not
@@ -589,7 +663,7 @@ impl<T> BoundedQueue<T> {
         let c = &self.counters;
         // Relaxed (all loads): statistics.
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let (accepted, received) = self.ring.totals();
+        let (accepted, received) = either_ring!(&self.ring, ring => ring.totals());
         let depth = self.len() as u64;
         let (rejected_full, timed_out, cancelled, rejected_closed) =
             (load(&c.rejected_full), load(&c.timed_out), load(&c.cancelled), load(&c.rejected_closed));
@@ -611,7 +685,7 @@ impl<T> BoundedQueue<T> {
     /// Bookkeeping after the push that claimed `position`: the peak depth, and one receiver.
     #[inline]
     fn accepted(&self, position: usize) {
-        let depth = self.ring.depth_after(position) as u64;
+        let depth = either_ring!(&self.ring, ring => ring.depth_after(position)) as u64;
         // Relaxed (both): a statistic; the load keeps the common case (no new peak) read-only.
         if depth > self.counters.peak_depth.load(Ordering::Relaxed) {
             // Relaxed: a statistic.
