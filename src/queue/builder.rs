@@ -179,6 +179,28 @@ mod tests {
     }
 
     #[test]
+    fn stamped_queue_keeps_fifo_and_drops_each_remaining_item_once() {
+        use std::rc::Rc;
+        let token = Rc::new(());
+        {
+            let q = BoundedQueue::builder(4).wait_sampling(1).build().unwrap();
+            for _ in 0..3 {
+                q.try_submit(Rc::clone(&token)).unwrap();
+            }
+            drop(q.try_recv().unwrap());
+            assert_eq!(Rc::strong_count(&token), 3);
+        }
+        assert_eq!(Rc::strong_count(&token), 1, "the two left in the queue were dropped once each");
+        let q = BoundedQueue::builder(3).wait_sampling(2).build().unwrap();
+        for lap in 0..5 {
+            for n in 0..3 {
+                q.try_submit(lap * 10 + n).unwrap();
+            }
+            assert_eq!(q.drain().collect::<Vec<_>>(), [lap * 10, lap * 10 + 1, lap * 10 + 2]);
+        }
+    }
+
+    #[test]
     fn bad_capacity_is_a_config_error() {
         assert_eq!(BoundedQueue::<()>::builder(0).build().unwrap_err().field(), "capacity");
         assert_eq!(BoundedQueue::<()>::builder(usize::MAX).build().unwrap_err().field(), "capacity");
