@@ -170,15 +170,14 @@ impl WaitList {
 
 /// The bounded spin before parking: a few rounds of `spin_loop` hints with an attempt after
 /// each, a few hundred nanoseconds in all. It never yields the CPU to the scheduler.
-#[cfg_attr(backpressure_loom, allow(clippy::reversed_empty_ranges))] // SPIN_ROUNDS is 0 under loom
 fn spin_then_attempt<R>(attempt: &mut impl FnMut() -> Option<R>) -> Option<R> {
-    for round in 0..SPIN_ROUNDS {
-        for _ in 0..(1u32 << round) {
-            spin_hint();
-        }
+    let mut pauses = 1u32;
+    for _ in 0..SPIN_ROUNDS {
+        (0..pauses).for_each(|_| spin_hint());
         if let Some(done) = attempt() {
             return Some(done);
         }
+        pauses *= 2;
     }
     None
 }
