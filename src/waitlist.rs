@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use crate::cancel::CancelToken;
-use crate::sync::{current_parker, fence, spin_hint, Arc, AtomicUsize, Mutex, Ordering, Parker, Wake, SPIN_ROUNDS};
+use crate::sync::{current_parker, fence, spin_then, Arc, AtomicUsize, Mutex, Ordering, Parker, Wake};
 
 /// Parked threads waiting for one kind of event, woken in FIFO order.
 #[derive(Debug)]
@@ -128,7 +128,7 @@ impl WaitList {
         if let Some(stop) = stop_reason(deadline, token) {
             return Err(stop);
         }
-        if let Some(done) = spin_then_attempt(&mut attempt) {
+        if let Some(done) = spin_then(&mut attempt) {
             return Ok(done);
         }
         let parker = current_parker();
@@ -166,20 +166,6 @@ impl WaitList {
             self.wake_one_slow();
         }
     }
-}
-
-/// The bounded spin before parking: a few rounds of `spin_loop` hints with an attempt after
-/// each, a few hundred nanoseconds in all. It never yields the CPU to the scheduler.
-fn spin_then_attempt<R>(attempt: &mut impl FnMut() -> Option<R>) -> Option<R> {
-    let mut pauses = 1u32;
-    for _ in 0..SPIN_ROUNDS {
-        (0..pauses).for_each(|_| spin_hint());
-        if let Some(done) = attempt() {
-            return Some(done);
-        }
-        pauses *= 2;
-    }
-    None
 }
 
 fn stop_reason(deadline: Option<Instant>, token: Option<&CancelToken>) -> Option<Stop> {
