@@ -16,6 +16,13 @@
 //! - W2: a waiter popped by `wake_one` owes the list one attempt at its condition made *after*
 //!   the pop. A waiter that was popped but leaves without such an attempt hands the wake on
 //!   (`wake_one` again), so a wake is never swallowed by a thread that no longer needs it.
+//! - W3 (baton): an attempt can fail while the condition holds *further on*: the ring reports
+//!   empty while its head item is still being written even if later items are published, and
+//!   full while its oldest slot is still being read even if later slots are free. The woken
+//!   waiter that fails that way parks again and its wake is spent. The peer that was in flight
+//!   wakes one waiter when it completes, and every waker whose own operation succeeded and still
+//!   finds the condition true with waiters parked wakes one more ([`WaitList::pass_on`]), so the
+//!   chain of wakes reaches every item or slot that a spent wake was meant for.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -82,6 +89,19 @@ impl WaitList {
         }
     }
 
+    /// Baton passing (W3): after a successful operation of the *opposite* kind has been
+    /// announced with [`wake_one`](Self::wake_one) on its own list (whose fence orders this
+    /// read), wake one more of our waiters if any are parked and `still_ready()` says the
+    /// condition they wait for still holds.
+    #[inline]
+    pub(crate) fn pass_on(&self, still_ready: impl FnOnce() -> bool) {
+        // Relaxed: ordered by the caller's preceding `wake_one` fence; a parked waiter that we
+        // miss here registered after that fence and re-checks the condition itself.
+        if self.count.load(Ordering::Relaxed) != 0 && still_ready() {
+            self.wake_one_slow();
+        }
+    }
+
     #[cold]
     fn wake_one_slow(&self) {
         let mut parked = self.parked.lock();
@@ -102,6 +122,18 @@ impl WaitList {
         self.count.store(0, Ordering::Relaxed);
         for parker in parked.drain(..) {
             parker.unpark();
+        }
+    }
+
+    /// Wakes every waiter, if any is registered: the lock-free check of [`wake_one`](Self::wake_one)
+    /// in front of [`wake_all`](Self::wake_all), for wakers whose condition is final (closed and
+    /// drained) and who may call it often.
+    pub(crate) fn wake_all_waiting(&self) {
+        // SeqCst fence: pairs with the fence in `register`, as in `wake_one`.
+        fence(Ordering::SeqCst);
+        // Relaxed: ordered by the fence above.
+        if self.count.load(Ordering::Relaxed) != 0 {
+            self.wake_all();
         }
     }
 

@@ -336,11 +336,14 @@ impl<T> BoundedQueue<T> {
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         match self.ring.pop() {
             Ok(item) => {
-                self.senders.wake_one();
+                self.taken();
                 Ok(item)
             }
             Err(PopError::Empty) => Err(TryRecvError::Empty),
-            Err(PopError::Closed) => Err(TryRecvError::Closed),
+            Err(PopError::Closed) => {
+                self.receivers.wake_all_waiting(); // as in `recv_until`
+                Err(TryRecvError::Closed)
+            }
         }
     }
 
@@ -401,8 +404,12 @@ impl<T> BoundedQueue<T> {
             Some(done) => done,
             None => self.receivers.wait(deadline, None, attempt).unwrap_or(Err(RecvTimeoutError::Timeout)),
         };
-        if outcome.is_ok() {
-            self.senders.wake_one();
+        match outcome {
+            Ok(_) => self.taken(),
+            // Closed and drained is final for every receiver: release any still parked (one may
+            // have parked on an item that was in flight at the close, W3).
+            Err(RecvTimeoutError::Closed) => self.receivers.wake_all_waiting(),
+            Err(RecvTimeoutError::Timeout) => {}
         }
         outcome
     }
@@ -491,6 +498,17 @@ impl<T> BoundedQueue<T> {
             self.counters.peak_depth.fetch_max(depth, Ordering::Relaxed);
         }
         self.receivers.wake_one();
+        // W3: another submitter may be parked behind a spent wake while slots are free.
+        self.senders.pass_on(|| !self.ring.is_full());
+    }
+
+    /// Bookkeeping after a pop: one submitter for the freed slot, and the baton for receivers.
+    #[inline]
+    fn taken(&self) {
+        self.senders.wake_one();
+        // W3: another receiver may be parked behind a spent wake while items are queued, or
+        // (once closed) while the queue has just been drained and it must be told so.
+        self.receivers.pass_on(|| !self.ring.is_empty() || self.ring.is_closed());
     }
 
     #[inline]
