@@ -557,7 +557,7 @@ fn exactly_once_across_capacities_with_a_drop_mid_wrap() {
                 q.try_submit(Counted(drops.clone())).unwrap();
                 drop(q.try_recv().unwrap());
             }
-            let kept = (capacity + 1) / 2;
+            let kept = capacity.div_ceil(2);
             for _ in 0..kept {
                 q.try_submit(Counted(drops.clone())).unwrap();
             }
