@@ -155,8 +155,11 @@ impl<T> BoundedQueue<T> {
     /// Queues `item` if there is space now; never waits.
     ///
     /// # Errors
-    /// [`TrySubmitError::Full`] when at capacity, [`TrySubmitError::Closed`] after
-    /// [`close`](Self::close); both hand the item back.
+    /// [`TrySubmitError::Full`] when there is no free slot: the queue is at capacity, or the
+    /// slot the next item goes into is still being emptied by a receiver that was preempted
+    /// mid-take (then `len()` can read below capacity; `try_submit` never waits for that
+    /// receiver). [`TrySubmitError::Closed`] after [`close`](Self::close). Both hand the item
+    /// back.
     ///
     /// ```
     /// use backpressure::{BoundedQueue, TrySubmitError};
