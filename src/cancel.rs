@@ -55,7 +55,7 @@ struct Node {
     deadline: Option<Instant>,
     /// Keeps the parent's node (and so its weak link to us) alive while we live, so a chain
     /// of children built from temporaries still cancels from the root.
-    _parent: Option<StdArc<Node>>,
+    parent: Option<StdArc<Node>>,
     links: Mutex<Links>,
 }
 
@@ -106,7 +106,7 @@ impl CancelToken {
             node: StdArc::new(Node {
                 cancelled: AtomicBool::new(false),
                 deadline,
-                _parent: parent,
+                parent,
                 links: Mutex::new(Links::default()),
             }),
         }
@@ -183,20 +183,22 @@ impl CancelToken {
     /// assert!(token.is_cancelled());
     /// ```
     pub fn cancel(&self) {
-        // AcqRel: Release publishes the flag (and what the caller did before cancelling) to the
-        // Acquire load in `is_cancelled_explicitly`; Acquire makes one canceller win.
-        if self.node.cancelled.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let (watchers, children) = {
-            let mut links = self.node.links.lock();
-            (std::mem::take(&mut links.watchers), std::mem::take(&mut links.children))
-        };
-        for parker in watchers {
-            parker.unpark();
-        }
-        for child in children.iter().filter_map(Weak::upgrade) {
-            CancelToken { node: child }.cancel();
+        // A worklist, not recursion: a chain of a million children must not overflow the stack.
+        let mut pending = vec![StdArc::clone(&self.node)];
+        while let Some(node) = pending.pop() {
+            // AcqRel: Release publishes the flag (and what the caller did before cancelling) to
+            // the Acquire load in `is_cancelled_explicitly`; Acquire makes one canceller win.
+            if node.cancelled.swap(true, Ordering::AcqRel) {
+                continue;
+            }
+            let (watchers, children) = {
+                let mut links = node.links.lock();
+                (std::mem::take(&mut links.watchers), std::mem::take(&mut links.children))
+            };
+            for parker in watchers {
+                parker.unpark();
+            }
+            pending.extend(children.iter().filter_map(Weak::upgrade));
         }
     }
 
@@ -230,6 +232,20 @@ impl CancelToken {
     pub(crate) fn watch(&self, parker: &Arc<Parker>) -> Watch<'_> {
         self.node.links.lock().watchers.push(Arc::clone(parker));
         Watch { node: &self.node, parker: Arc::clone(parker) }
+    }
+}
+
+impl Drop for Node {
+    /// Unlinks the parent chain iteratively: dropping the last token of a deep chain of
+    /// children would otherwise recurse once per ancestor and overflow the stack.
+    fn drop(&mut self) {
+        let mut parent = self.parent.take();
+        while let Some(node) = parent {
+            match StdArc::try_unwrap(node) {
+                Ok(mut node) => parent = node.parent.take(),
+                Err(_) => break, // still shared: its other owners will drop it
+            }
+        }
     }
 }
 

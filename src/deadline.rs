@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 /// The longest single sleep: waits longer than this are taken in slices, so no platform
 /// conversion of a far-away deadline can overflow.
-#[cfg_attr(backpressure_loom, allow(dead_code))]
+#[allow(dead_code)] // the loom build has no clock to slice
 pub(crate) const MAX_SLICE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The deadline `timeout` from now; `None` when it is too far to represent (wait forever).

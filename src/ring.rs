@@ -95,7 +95,9 @@ impl<T> Ring<T> {
     /// A ring holding at most `capacity` items.
     ///
     /// # Panics
-    /// If `capacity` is zero, or so large that positions would not fit in a `usize`.
+    /// If `capacity` is zero, or so large that positions would not fit in a `usize` or the
+    /// slots in the address space. (A capacity that fits but exceeds available memory aborts
+    /// on allocation failure, as `Vec::with_capacity` does.)
     ///
     /// ```
     /// let ring = backpressure::Ring::<u64>::new(1000); // not a power of two: fine
@@ -107,6 +109,7 @@ impl<T> Ring<T> {
             .checked_add(1)
             .and_then(usize::checked_next_power_of_two)
             .filter(|bit| *bit <= usize::MAX / 4)
+            .filter(|_| capacity.checked_mul(std::mem::size_of::<Slot<T>>()).is_some_and(|b| b <= isize::MAX as usize))
             .unwrap_or_else(|| panic!("Ring capacity {capacity} is too large"));
         let slots = (0..capacity)
             .map(|i| Slot { stamp: AtomicUsize::new(i), value: UnsafeCell::new(MaybeUninit::uninit()) })
@@ -385,14 +388,40 @@ impl<T> Drop for Ring<T> {
     fn drop(&mut self) {
         // No operation is in flight (`&mut self`), so R3: exactly `[head, tail)` is initialized.
         // Relaxed (both): `&mut self` already orders every earlier operation before us.
-        let tail = self.tail.load(Ordering::Relaxed) & !self.closed_bit;
-        let mut position = self.head.load(Ordering::Relaxed);
-        while position != tail {
-            let slot = &self.slots[self.index_of(position)];
-            // SAFETY: R3, this value is initialized and nothing else will read it.
-            slot.value.with_mut(|value| unsafe { (*value).assume_init_drop() });
-            position = self.next_position(position);
+        let end = self.tail.load(Ordering::Relaxed) & !self.closed_bit;
+        let position = self.head.load(Ordering::Relaxed);
+        let mut rest = DropRest { ring: self, position, end };
+        while rest.drop_next() {}
+    }
+}
+
+/// The items of a ring being dropped, front first. If an item's `Drop` panics, unwinding drops
+/// this guard, which drops the items after it (as `Vec` does), so none is leaked.
+struct DropRest<'a, T> {
+    ring: &'a Ring<T>,
+    position: usize,
+    end: usize,
+}
+
+impl<T> DropRest<'_, T> {
+    /// Drops the next item; `false` when none is left.
+    fn drop_next(&mut self) -> bool {
+        if self.position == self.end {
+            return false;
         }
+        let slot = &self.ring.slots[self.ring.index_of(self.position)];
+        // Advance first: a panic in this item's `Drop` must not make the guard drop it again.
+        self.position = self.ring.next_position(self.position);
+        // SAFETY: R3, this value is initialized, and `position` has moved past it, so nothing
+        // will read or drop it again.
+        slot.value.with_mut(|value| unsafe { (*value).assume_init_drop() });
+        true
+    }
+}
+
+impl<T> Drop for DropRest<'_, T> {
+    fn drop(&mut self) {
+        while self.drop_next() {}
     }
 }
 

@@ -56,7 +56,7 @@ use std::time::{Duration, Instant};
 use crossbeam_utils::CachePadded;
 
 use crate::cancel::CancelToken;
-use crate::sync::{current_parker, spin_hint, Arc, AtomicU32, AtomicUsize, Mutex, Ordering, Parker, Wake, SPIN_ROUNDS};
+use crate::sync::{current_parker, spin_then, Arc, AtomicU32, AtomicUsize, Mutex, Ordering, Parker, Wake};
 
 const CLOSED: usize = 1;
 const QUEUED: usize = 2;
@@ -95,17 +95,6 @@ impl Waiter {
     fn spin_for_decision(&self) -> Option<Result<(), SemaphoreError>> {
         spin_then(|| self.decided())
     }
-}
-
-/// A bounded spin: `SPIN_ROUNDS` rounds of 1, 2, 4, ... spin hints (a few hundred nanoseconds
-/// in all; none under loom), calling `check` after each. It never yields to the scheduler.
-fn spin_then<R>(mut check: impl FnMut() -> Option<R>) -> Option<R> {
-    (0..SPIN_ROUNDS).find_map(|round| {
-        for _ in 0..(1u32 << round) {
-            spin_hint();
-        }
-        check()
-    })
 }
 
 /// A counting semaphore: at most `permits` holders at once, waiters served first come, first

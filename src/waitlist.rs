@@ -16,12 +16,19 @@
 //! - W2: a waiter popped by `wake_one` owes the list one attempt at its condition made *after*
 //!   the pop. A waiter that was popped but leaves without such an attempt hands the wake on
 //!   (`wake_one` again), so a wake is never swallowed by a thread that no longer needs it.
+//! - W3 (baton): an attempt can fail while the condition holds *further on*: the ring reports
+//!   empty while its head item is still being written even if later items are published, and
+//!   full while its oldest slot is still being read even if later slots are free. The woken
+//!   waiter that fails that way parks again and its wake is spent. The peer that was in flight
+//!   wakes one waiter when it completes, and every waker whose own operation succeeded and still
+//!   finds the condition true with waiters parked wakes one more ([`WaitList::pass_on`]), so the
+//!   chain of wakes reaches every item or slot that a spent wake was meant for.
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
 use crate::cancel::CancelToken;
-use crate::sync::{current_parker, fence, spin_hint, Arc, AtomicUsize, Mutex, Ordering, Parker, Wake, SPIN_ROUNDS};
+use crate::sync::{current_parker, fence, spin_then, Arc, AtomicUsize, Mutex, Ordering, Parker, Wake};
 
 /// Parked threads waiting for one kind of event, woken in FIFO order.
 #[derive(Debug)]
@@ -82,6 +89,19 @@ impl WaitList {
         }
     }
 
+    /// Baton passing (W3): after a successful operation of the *opposite* kind has been
+    /// announced with [`wake_one`](Self::wake_one) on its own list (whose fence orders this
+    /// read), wake one more of our waiters if any are parked and `still_ready()` says the
+    /// condition they wait for still holds.
+    #[inline]
+    pub(crate) fn pass_on(&self, still_ready: impl FnOnce() -> bool) {
+        // Relaxed: ordered by the caller's preceding `wake_one` fence; a parked waiter that we
+        // miss here registered after that fence and re-checks the condition itself.
+        if self.count.load(Ordering::Relaxed) != 0 && still_ready() {
+            self.wake_one_slow();
+        }
+    }
+
     #[cold]
     fn wake_one_slow(&self) {
         let mut parked = self.parked.lock();
@@ -102,6 +122,18 @@ impl WaitList {
         self.count.store(0, Ordering::Relaxed);
         for parker in parked.drain(..) {
             parker.unpark();
+        }
+    }
+
+    /// Wakes every waiter, if any is registered: the lock-free check of [`wake_one`](Self::wake_one)
+    /// in front of [`wake_all`](Self::wake_all), for wakers whose condition is final (closed and
+    /// drained) and who may call it often.
+    pub(crate) fn wake_all_waiting(&self) {
+        // SeqCst fence: pairs with the fence in `register`, as in `wake_one`.
+        fence(Ordering::SeqCst);
+        // Relaxed: ordered by the fence above.
+        if self.count.load(Ordering::Relaxed) != 0 {
+            self.wake_all();
         }
     }
 
@@ -128,7 +160,7 @@ impl WaitList {
         if let Some(stop) = stop_reason(deadline, token) {
             return Err(stop);
         }
-        if let Some(done) = spin_then_attempt(&mut attempt) {
+        if let Some(done) = spin_then(&mut attempt) {
             return Ok(done);
         }
         let parker = current_parker();
@@ -166,21 +198,6 @@ impl WaitList {
             self.wake_one_slow();
         }
     }
-}
-
-/// The bounded spin before parking: a few rounds of `spin_loop` hints with an attempt after
-/// each, a few hundred nanoseconds in all. It never yields the CPU to the scheduler.
-#[cfg_attr(backpressure_loom, allow(clippy::reversed_empty_ranges))] // SPIN_ROUNDS is 0 under loom
-fn spin_then_attempt<R>(attempt: &mut impl FnMut() -> Option<R>) -> Option<R> {
-    for round in 0..SPIN_ROUNDS {
-        for _ in 0..(1u32 << round) {
-            spin_hint();
-        }
-        if let Some(done) = attempt() {
-            return Some(done);
-        }
-    }
-    None
 }
 
 fn stop_reason(deadline: Option<Instant>, token: Option<&CancelToken>) -> Option<Stop> {

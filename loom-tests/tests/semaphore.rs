@@ -1,4 +1,6 @@
 #![cfg(backpressure_loom)]
+// loom's UnsafeCell is shared on purpose: the models check that permits make access exclusive.
+#![allow(clippy::arc_with_non_send_sync)]
 //! Loom models of `semaphore`: a release wakes a parked waiter, a timeout racing a grant never
 //! loses a permit, cancel and close racing a release leave the count whole, and a permit
 //! hand-off publishes the holder's writes.

@@ -134,13 +134,32 @@ impl<T> Slots<T> {
 }
 
 /// Forwards a call to whichever ring the queue has.
-macro_rules! either_ring {
-    ($slots:expr, $ring:ident => $call:expr) => {
-        match $slots {
-            Slots::Plain($ring) => $call,
-            Slots::Stamped($ring) => $call,
+macro_rules! forward {
+    ($($(#[$doc:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*) => {
+        impl<T> Slots<T> {
+            $(
+                $(#[$doc])*
+                #[inline]
+                fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    match self {
+                        Self::Plain(ring) => ring.$name($($arg),*),
+                        Self::Stamped(ring) => ring.$name($($arg),*),
+                    }
+                }
+            )*
         }
     };
+}
+
+forward! {
+    fn capacity(&self) -> usize;
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool;
+    fn is_full(&self) -> bool;
+    fn close(&self) -> bool;
+    fn is_closed(&self) -> bool;
+    fn totals(&self) -> (u64, u64);
+    fn depth_after(&self, position: usize) -> usize;
 }
 
 /// Where wait-time stamps come from: `std::time::Instant` from a per-queue origin by default
@@ -311,7 +330,7 @@ impl<T> BoundedQueue<T> {
     /// assert_eq!(backpressure::BoundedQueue::<u8>::new(3).capacity(), 3);
     /// ```
     pub fn capacity(&self) -> usize {
-        either_ring!(&self.ring, ring => ring.capacity())
+        self.ring.capacity()
     }
 
     /// The number of queued items right now.
@@ -322,7 +341,7 @@ impl<T> BoundedQueue<T> {
     /// assert_eq!(q.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        either_ring!(&self.ring, ring => ring.len())
+        self.ring.len()
     }
 
     /// Whether nothing is queued.
@@ -331,7 +350,7 @@ impl<T> BoundedQueue<T> {
     /// assert!(backpressure::BoundedQueue::<u8>::new(1).is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        either_ring!(&self.ring, ring => ring.is_empty())
+        self.ring.is_empty()
     }
 
     /// Whether the queue is at capacity.
@@ -342,14 +361,17 @@ impl<T> BoundedQueue<T> {
     /// assert!(q.is_full());
     /// ```
     pub fn is_full(&self) -> bool {
-        either_ring!(&self.ring, ring => ring.is_full())
+        self.ring.is_full()
     }
 
     /// Queues `item` if there is space now; never waits.
     ///
     /// # Errors
-    /// [`TrySubmitError::Full`] when at capacity, [`TrySubmitError::Closed`] after
-    /// [`close`](Self::close); both hand the item back.
+    /// [`TrySubmitError::Full`] when there is no free slot: the queue is at capacity, or the
+    /// slot the next item goes into is still being emptied by a receiver that was preempted
+    /// mid-take (then `len()` can read below capacity; `try_submit` never waits for that
+    /// receiver). [`TrySubmitError::Closed`] after [`close`](Self::close). Both hand the item
+    /// back.
     ///
     /// ```
     /// use backpressure::{BoundedQueue, TrySubmitError};
@@ -536,11 +558,14 @@ impl<T> BoundedQueue<T> {
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         match self.ring.pop() {
             Ok(popped) => {
-                self.senders.wake_one();
+                self.taken();
                 Ok(self.received(popped))
             }
             Err(PopError::Empty) => Err(TryRecvError::Empty),
-            Err(PopError::Closed) => Err(TryRecvError::Closed),
+            Err(PopError::Closed) => {
+                self.receivers.wake_all_waiting(); // as in `recv_until`
+                Err(TryRecvError::Closed)
+            }
         }
     }
 
@@ -601,9 +626,19 @@ impl<T> BoundedQueue<T> {
             Some(done) => done,
             None => self.receivers.wait(deadline, None, attempt).unwrap_or(Err(RecvTimeoutError::Timeout)),
         };
-        let popped = outcome?;
-        self.senders.wake_one();
-        Ok(self.received(popped))
+        match outcome {
+            Ok(popped) => {
+                self.taken();
+                Ok(self.received(popped))
+            }
+            // Closed and drained is final for every receiver: release any still parked (one may
+            // have parked on an item that was in flight at the close, W3).
+            Err(RecvTimeoutError::Closed) => {
+                self.receivers.wake_all_waiting();
+                Err(RecvTimeoutError::Closed)
+            }
+            Err(RecvTimeoutError::Timeout) => Err(RecvTimeoutError::Timeout),
+        }
     }
 
     /// Closes the queue: later submits fail with `Closed(item)`, every blocked submitter wakes
@@ -619,7 +654,7 @@ impl<T> BoundedQueue<T> {
     /// assert_eq!(q.try_recv(), Ok(1));
     /// ```
     pub fn close(&self) -> bool {
-        let closed = either_ring!(&self.ring, ring => ring.close());
+        let closed = self.ring.close();
         // Through the lists' locks: a thread registering after this sees the closed bit.
         self.senders.wake_all();
         self.receivers.wake_all();
@@ -634,7 +669,7 @@ impl<T> BoundedQueue<T> {
     /// assert!(q.is_closed());
     /// ```
     pub fn is_closed(&self) -> bool {
-        either_ring!(&self.ring, ring => ring.is_closed())
+        self.ring.is_closed()
     }
 
     /// Takes every item queued now, without waiting; items submitted meanwhile may or may not
@@ -663,7 +698,7 @@ impl<T> BoundedQueue<T> {
         let c = &self.counters;
         // Relaxed (all loads): statistics.
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let (accepted, received) = either_ring!(&self.ring, ring => ring.totals());
+        let (accepted, received) = self.ring.totals();
         let depth = self.len() as u64;
         let (rejected_full, timed_out, cancelled, rejected_closed) =
             (load(&c.rejected_full), load(&c.timed_out), load(&c.cancelled), load(&c.rejected_closed));
@@ -685,13 +720,24 @@ impl<T> BoundedQueue<T> {
     /// Bookkeeping after the push that claimed `position`: the peak depth, and one receiver.
     #[inline]
     fn accepted(&self, position: usize) {
-        let depth = either_ring!(&self.ring, ring => ring.depth_after(position)) as u64;
+        let depth = self.ring.depth_after(position) as u64;
         // Relaxed (both): a statistic; the load keeps the common case (no new peak) read-only.
         if depth > self.counters.peak_depth.load(Ordering::Relaxed) {
             // Relaxed: a statistic.
             self.counters.peak_depth.fetch_max(depth, Ordering::Relaxed);
         }
         self.receivers.wake_one();
+        // W3: another submitter may be parked behind a spent wake while slots are free.
+        self.senders.pass_on(|| !self.ring.is_full());
+    }
+
+    /// Bookkeeping after a pop: one submitter for the freed slot, and the baton for receivers.
+    #[inline]
+    fn taken(&self) {
+        self.senders.wake_one();
+        // W3: another receiver may be parked behind a spent wake while items are queued, or
+        // (once closed) while the queue has just been drained and it must be told so.
+        self.receivers.pass_on(|| !self.ring.is_empty() || self.ring.is_closed());
     }
 
     #[inline]
