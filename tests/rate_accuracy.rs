@@ -49,9 +49,12 @@ fn four_threads_hammering_10k_per_second_for_one_second_get_10k_plus_burst() {
         let t = clock.now().duration_since(start).as_secs_f64();
         println!("granted {granted} in {t:.6} s");
         assert!(granted as f64 <= 100.0 + 10_000.0 * t + 1.0, "granted {granted} > burst + rate·t ({t} s)");
-        // The band, 10,000..=10,100, with a tolerance of 1% below for moments when all
-        // four threads are descheduled longer than the burst (10 ms) covers on a shared
-        // 2-core machine, and of 50 tokens above for that late last attempt.
-        assert!((9_900..=10_150).contains(&granted), "granted {granted}");
+        // The band, 10,000..=10,100, with 50 tokens above for that late last attempt.
+        // Below, the shortfall is demand that was not there: on a shared 2-core machine all
+        // four threads can be descheduled for longer than the burst (10 ms) covers, and those
+        // tokens expire unasked. 10% is far outside any rounding error and far inside what a
+        // shared CI machine can steal (a 1% bound failed once under load); the exact-count
+        // guarantees are pinned with the mock clock in `rate_exact.rs`.
+        assert!((9_000..=10_150).contains(&granted), "granted {granted}");
     });
 }
