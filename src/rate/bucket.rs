@@ -234,27 +234,61 @@ impl TokenBucket {
     }
 
     /// The non-waiting step: `n` tokens (`1 ≤ n ≤ burst`) now, or the exact wait (keeps B1).
-    /// A refusal is decided by one load of `spent` and captures what `retry_after` needs.
-    #[inline]
+    ///
+    /// This is the usual case, small enough to inline into the caller: a clock reading within
+    /// 146 years after the schedule's anchor, and no debt (`spent` within the bucket). A
+    /// refusal is then decided by one load of `spent`, with no compare-and-swap, and captures
+    /// the position it saw for `retry_after` to divide later. Anything else (a clock that
+    /// stepped back, reservations ahead of the bucket) goes to [`take_general`](Self::take_general),
+    /// which starts over from a fresh reading.
+    #[inline(always)]
     fn take(&self, n: u32) -> Result<(), RateLimited> {
         let schedule = self.schedule.load();
-        let (earned, frac) = schedule.at(self.clock.raw(), &self.time);
+        let Some((earned, low)) = schedule.at_fast(self.clock.raw(), &self.time) else {
+            return self.take_general(n);
+        };
         let ceiling = earned + u64::from(self.burst);
         // Relaxed: `spent` publishes nothing; the CAS alone makes grants add up (B1).
         let mut spent = self.spent.load(Ordering::Relaxed);
         loop {
             let end = spent.max(earned) + u64::from(n);
             if end > ceiling {
+                if spent > ceiling {
+                    return self.take_general(n);
+                }
+                // `end - burst` tokens must be earned: `end - ceiling` more whole ones, the
+                // first of them partly earned already (the fraction in `low`).
+                return Err(RateLimited::new(end - ceiling, low, schedule.per_ns));
+            }
+            // Relaxed: as above. A stale reading only makes us stricter.
+            match self.spent.compare_exchange_weak(spent, end, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return Ok(()),
+                Err(actual) => spent = actual,
+            }
+        }
+    }
+
+    /// [`take`](Self::take) for any clock reading and any `spent`: forgives a clock step back
+    /// (B2) when `spent` is further ahead than grants and reservations explain.
+    #[cold]
+    #[inline(never)]
+    fn take_general(&self, n: u32) -> Result<(), RateLimited> {
+        let schedule = self.schedule.load();
+        let (earned, frac) = schedule.at(self.clock.raw(), &self.time);
+        let ceiling = earned + u64::from(self.burst);
+        // Relaxed: as in `take`.
+        let mut spent = self.spent.load(Ordering::Relaxed);
+        loop {
+            let end = spent.max(earned) + u64::from(n);
+            if end > ceiling {
                 if spent > ceiling && spent > ceiling + schedule.slack() && self.forgive_step_back() {
-                    // Relaxed: as above.
+                    // Relaxed: as in `take`.
                     spent = self.spent.load(Ordering::Relaxed);
                     continue;
                 }
-                // `end - burst` tokens must be earned: `end - ceiling` more whole ones, the
-                // first of them `frac` earned already.
                 return Err(RateLimited::new(end - ceiling, frac, schedule.per_ns));
             }
-            // Relaxed: as above. A stale `now` only makes us stricter.
+            // Relaxed: as in `take`.
             match self.spent.compare_exchange_weak(spent, end, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => return Ok(()),
                 Err(actual) => spent = actual,
@@ -428,7 +462,7 @@ impl TokenBucketBuilder {
         Ok(TokenBucket {
             spent: CachePadded::new(AtomicU64::new(spent)),
             reserved: CachePadded::new(AtomicU64::new(0)),
-            schedule: Published::new(schedule),
+            schedule: Published::new(schedule, self.rate),
             clock,
             time,
             burst: self.burst,

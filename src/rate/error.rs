@@ -6,7 +6,7 @@ use std::hash::{Hash, Hasher};
 use std::num::NonZeroU64;
 use std::time::Duration;
 
-use super::schedule::{wait_nanos, SHIFT};
+use super::schedule::{frac, wait_nanos, SHIFT};
 
 /// The request cannot pass yet; it could after [`retry_after`](Self::retry_after).
 ///
@@ -26,14 +26,15 @@ pub struct RateLimited {
     // (one division) only when asked for.
     /// Whole tokens missing when refused, counting the one partly earned; at least 1.
     missing: NonZeroU64,
-    /// The fraction of the next token already earned (fixed point).
+    /// The fraction of the next token already earned (fixed point), in the low 63 bits.
     earned: u64,
     /// The schedule's tokens per nanosecond (fixed point) when refused.
     per_ns: u64,
 }
 
 impl RateLimited {
-    /// `missing` whole tokens short, `earned` (fixed point) of the first of them already there.
+    /// `missing` whole tokens short, `earned` (fixed point, low 63 bits; any bit above them is
+    /// ignored) of the first of them already there.
     #[inline]
     pub(crate) fn new(missing: u64, earned: u64, per_ns: u64) -> Self {
         Self { missing: NonZeroU64::new(missing).unwrap_or(NonZeroU64::MIN), earned, per_ns }
@@ -51,7 +52,7 @@ impl RateLimited {
     /// meanwhile (and the rate is not changed). Never zero.
     #[inline]
     pub fn retry_after(&self) -> Duration {
-        let shortfall = (u128::from(self.missing.get()) << SHIFT) - u128::from(self.earned);
+        let shortfall = (u128::from(self.missing.get()) << SHIFT) - u128::from(frac(self.earned));
         nanos(wait_nanos(shortfall, self.per_ns))
     }
 }

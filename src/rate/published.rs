@@ -1,7 +1,7 @@
 //! The bucket's current [`Schedule`], readable by any thread without a lock.
 //!
 //! # Algorithm
-//! A schedule is six words, too many for one atomic, and the rate can change millions of
+//! A schedule is five words, too many for one atomic, and the rate can change millions of
 //! times a second (the adaptive limiter). So it is double-buffered: `slots[g & 1]` holds
 //! generation `g`, and `current` says which generation is live. One thread at a time — the
 //! holder of the `publishing` flag, taken by `compare_exchange`, never waited for — writes
@@ -35,15 +35,15 @@ use crossbeam_utils::CachePadded;
 use super::schedule::Schedule;
 use crate::sync::{fence, spin_hint, AtomicBool, AtomicU64, Ordering};
 
-/// One buffer of the double buffer.
+/// One buffer of the double buffer, a cache line of its own.
 #[derive(Debug)]
+#[repr(align(64))]
 struct Slot {
     t0: AtomicU64,
     tokens0: AtomicU64,
     frac0: AtomicU64,
     per_unit: AtomicU64,
     per_ns: AtomicU64,
-    rate_bits: AtomicU64,
 }
 
 impl Slot {
@@ -54,7 +54,6 @@ impl Slot {
             frac0: AtomicU64::new(s.frac0),
             per_unit: AtomicU64::new(s.per_unit),
             per_ns: AtomicU64::new(s.per_ns),
-            rate_bits: AtomicU64::new(s.rate_bits),
         }
     }
 }
@@ -74,16 +73,20 @@ struct Request {
     /// The last rate asked for, as `f64` bits.
     requested: AtomicU64,
     publishing: AtomicBool,
+    /// The rate of the live schedule, as `f64` bits. Only the flag holder reads or writes it.
+    live: AtomicU64,
 }
 
 impl Published {
-    pub(crate) fn new(initial: Schedule) -> Self {
+    /// `initial`, built for `rate` tokens per second, is live.
+    pub(crate) fn new(initial: Schedule, rate: f64) -> Self {
         Self {
             current: AtomicU64::new(0),
             slots: [Slot::new(initial), Slot::new(initial)],
             request: CachePadded::new(Request {
-                requested: AtomicU64::new(initial.rate_bits),
+                requested: AtomicU64::new(rate.to_bits()),
                 publishing: AtomicBool::new(false),
+                live: AtomicU64::new(rate.to_bits()),
             }),
         }
     }
@@ -97,12 +100,11 @@ impl Published {
             let generation = self.current.load(Ordering::Acquire);
             let slot = &self.slots[(generation & 1) as usize];
             let s = Schedule {
-                t0: slot.t0.load(Ordering::Relaxed),               // Relaxed: validated below (P1)
-                tokens0: slot.tokens0.load(Ordering::Relaxed),     // Relaxed: validated below (P1)
-                frac0: slot.frac0.load(Ordering::Relaxed),         // Relaxed: validated below (P1)
-                per_unit: slot.per_unit.load(Ordering::Relaxed),   // Relaxed: validated below (P1)
-                per_ns: slot.per_ns.load(Ordering::Relaxed),       // Relaxed: validated below (P1)
-                rate_bits: slot.rate_bits.load(Ordering::Relaxed), // Relaxed: validated below (P1)
+                t0: slot.t0.load(Ordering::Relaxed),             // Relaxed: validated below (P1)
+                tokens0: slot.tokens0.load(Ordering::Relaxed),   // Relaxed: validated below (P1)
+                frac0: slot.frac0.load(Ordering::Relaxed),       // Relaxed: validated below (P1)
+                per_unit: slot.per_unit.load(Ordering::Relaxed), // Relaxed: validated below (P1)
+                per_ns: slot.per_ns.load(Ordering::Relaxed),     // Relaxed: validated below (P1)
             };
             // Acquire fence: pairs with the Release fence in `publish` before a slot is
             // rewritten; if any field above came from a rewrite, the load below sees the
@@ -155,9 +157,11 @@ impl Published {
             }
             // SeqCst: see above.
             let wanted = request.requested.load(Ordering::SeqCst);
-            let live = self.load();
-            if live.rate_bits != wanted {
-                self.publish(rebase(&live, f64::from_bits(wanted)));
+            // Relaxed: only flag holders touch `live`, and the flag orders them.
+            if request.live.load(Ordering::Relaxed) != wanted {
+                self.publish(rebase(&self.load(), f64::from_bits(wanted)));
+                // Relaxed: as above.
+                request.live.store(wanted, Ordering::Relaxed);
             }
             // SeqCst: release of the flag, ordered before the re-read below (P3); pairs with
             // the next holder's successful `compare_exchange` (P1).
@@ -183,8 +187,7 @@ impl Published {
         slot.frac0.store(s.frac0, Ordering::Relaxed); // Relaxed: published by `current` (P2)
         slot.per_unit.store(s.per_unit, Ordering::Relaxed); // Relaxed: published by `current` (P2)
         slot.per_ns.store(s.per_ns, Ordering::Relaxed); // Relaxed: published by `current` (P2)
-        slot.rate_bits.store(s.rate_bits, Ordering::Relaxed); // Relaxed: published by `current` (P2)
-                                                              // Release: pairs with the Acquire load of `current` in `load` (P2).
+                                                        // Release: pairs with the Acquire load of `current` in `load` (P2).
         self.current.store(generation, Ordering::Release);
     }
 }

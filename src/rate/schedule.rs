@@ -104,22 +104,13 @@ pub(crate) struct Schedule {
     pub(crate) per_unit: u64,
     /// Tokens per nanosecond, 1.63 fixed point, rounded up; at least 1. Waits use it.
     pub(crate) per_ns: u64,
-    /// The `f64` rate (tokens per second) this line was built from, as bits.
-    pub(crate) rate_bits: u64,
 }
 
 impl Schedule {
     /// A line of `rate` tokens per second starting at clock reading `origin`.
     pub(crate) fn new(rate: f64, origin: u64, time: &TimeBase) -> Self {
         let per_ns = per_ns_fixed(rate);
-        Self {
-            t0: origin,
-            tokens0: TOKEN_BIAS,
-            frac0: 0,
-            per_unit: time.per_unit(per_ns),
-            per_ns,
-            rate_bits: rate.to_bits(),
-        }
+        Self { t0: origin, tokens0: TOKEN_BIAS, frac0: 0, per_unit: time.per_unit(per_ns), per_ns }
     }
 
     /// Whole tokens earned by `t` (biased).
@@ -132,18 +123,29 @@ impl Schedule {
     /// (fixed point).
     #[inline]
     pub(crate) fn at(&self, t: u64, time: &TimeBase) -> (u64, u64) {
-        // The usual case, time at or after the anchor and within 146 years of it, in one
-        // 64×64→128 multiplication; the general signed form otherwise.
-        match t.checked_sub(self.t0) {
-            Some(span) if span <= time.max_span => {
-                // span·2^shift ≤ 2^62, per_unit < 2^64, frac0 < 2^63: no overflow, and the
-                // whole part is < 2^63.
-                let position = u128::from(span << time.shift) * u128::from(self.per_unit) + u128::from(self.frac0);
-                let whole = self.tokens0.saturating_add((position >> SHIFT) as u64);
-                (whole, position as u64 & FRAC_MASK)
-            }
-            _ => self.at_slow(t, time),
+        match self.at_fast(t, time) {
+            Some((whole, low)) => (whole, frac(low)),
+            None => self.at_slow(t, time),
         }
+    }
+
+    /// [`at`](Self::at) in the usual case, time at or after the anchor and within 146 years
+    /// of it: one 64×64→128 multiplication. `None` otherwise. The second value holds the
+    /// fraction in its low 63 bits, with a stray bit above them: [`frac`] clears it, when the
+    /// fraction is needed at all.
+    #[inline(always)]
+    pub(crate) fn at_fast(&self, t: u64, time: &TimeBase) -> Option<(u64, u64)> {
+        // Before the anchor the difference wraps to more than `max_span` (≤ 2^62): one test.
+        let span = t.wrapping_sub(self.t0);
+        if span > time.max_span {
+            return None;
+        }
+        // span·2^shift ≤ 2^62, per_unit < 2^64, frac0 < 2^63: no overflow, and the whole part
+        // is < 2^63.
+        let position = u128::from(span << time.shift) * u128::from(self.per_unit) + u128::from(self.frac0);
+        let whole = self.tokens0.saturating_add((position >> SHIFT) as u64);
+        // The low word: the fraction below bit 63 (see `frac`).
+        Some((whole, position as u64))
     }
 
     #[cold]
@@ -180,7 +182,7 @@ impl Schedule {
     pub(crate) fn rebased(&self, t: u64, rate: f64, time: &TimeBase) -> Self {
         let (whole, frac) = self.at(t, time);
         let per_ns = per_ns_fixed(rate);
-        Self { t0: t, tokens0: whole, frac0: frac, per_unit: time.per_unit(per_ns), per_ns, rate_bits: rate.to_bits() }
+        Self { t0: t, tokens0: whole, frac0: frac, per_unit: time.per_unit(per_ns), per_ns }
     }
 
     /// Whole tokens earned in one millisecond, plus one: how far a clock may lag (cores whose
@@ -188,6 +190,12 @@ impl Schedule {
     pub(crate) fn slack(&self) -> u64 {
         ((u128::from(self.per_ns) * 1_000_000) >> SHIFT) as u64 + 1
     }
+}
+
+/// The fraction in the low word of a fixed-point position.
+#[inline]
+pub(crate) fn frac(low: u64) -> u64 {
+    low & FRAC_MASK
 }
 
 /// Nanoseconds to earn `shortfall` (fixed point) at `per_ns`, rounded up.
