@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use crossbeam_utils::CachePadded;
 use quanta::Clock;
 
+use super::clock::RawClock;
 use super::error::{nanos, AcquireError, RateLimited};
 use super::published::Published;
 use super::schedule::{wait_nanos, Schedule, TimeBase, MAX_RATE, MIN_RATE};
@@ -40,7 +41,7 @@ pub struct TokenBucket {
     /// Tokens held by `acquire*` calls still sleeping (B3).
     reserved: CachePadded<AtomicU64>,
     schedule: Published,
-    clock: Clock,
+    clock: RawClock,
     /// How long `clock`'s raw ticks are.
     time: TimeBase,
     burst: u32,
@@ -454,8 +455,8 @@ impl TokenBucketBuilder {
                 format!("must be at most the burst ({}), got {initial}", self.burst),
             ));
         }
-        let clock = self.clock.unwrap_or_default();
-        let time = TimeBase::of(&clock);
+        let clock = RawClock::new(self.clock.unwrap_or_default());
+        let time = TimeBase::of(clock.clock());
         let schedule = Schedule::new(self.rate, clock.raw(), &time);
         // B1 at the start: `initial` tokens available at time zero.
         let spent = schedule.tokens0 + u64::from(self.burst - initial);
