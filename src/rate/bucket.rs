@@ -17,9 +17,9 @@ use crate::sync::{AtomicU64, Ordering};
 /// A token bucket: at most `burst` requests at once, refilled at `rate` tokens per second.
 ///
 /// `try_acquire` is one clock read and one compare-and-swap (a refusal: one load, no
-/// compare-and-swap): no lock, no allocation. Waiting
-/// calls (`acquire*`) reserve their tokens first and then sleep until they are due, so waiting
-/// threads queue up in the schedule instead of waking to fight over each new token.
+/// compare-and-swap): no lock, no allocation. Waiting calls (`acquire*`) reserve their tokens
+/// first and then sleep until they are due, so waiting threads queue up in the schedule instead
+/// of waking to fight over each new token.
 ///
 /// ```
 /// use backpressure::TokenBucket;
