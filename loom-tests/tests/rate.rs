@@ -102,3 +102,24 @@ fn two_racing_rate_changes_publish_the_last_request() {
         assert!((wait * rate - 1.0).abs() < 1e-4, "waits {wait} s for one token at {rate}/s");
     });
 }
+
+#[test]
+fn a_reader_overtaken_by_two_rate_changes_reads_one_whole_schedule() {
+    loom::model(|| {
+        let bucket = fixed_time_bucket(1);
+        assert!(bucket.try_acquire().is_ok());
+        // Two publications from one thread: the second rewrites the slot the reader may be in.
+        let setter = {
+            let bucket = Arc::clone(&bucket);
+            thread::spawn(move || {
+                bucket.set_rate(2.0 * STILL);
+                bucket.set_rate(4.0 * STILL);
+            })
+        };
+        let wait = bucket.try_acquire().unwrap_err().retry_after().as_secs_f64();
+        setter.join().unwrap();
+        // The refusal's wait is one token at one of the three rates, never a mix.
+        assert!([1.0, 2.0, 4.0].iter().any(|k| (wait * k * STILL - 1.0).abs() < 1e-4), "waits {wait} s for one token");
+        assert_eq!(bucket.rate(), 4.0 * STILL);
+    });
+}

@@ -6,18 +6,20 @@ use std::time::{Duration, Instant};
 use crossbeam_utils::CachePadded;
 use quanta::Clock;
 
+use super::clock::RawClock;
 use super::error::{nanos, AcquireError, RateLimited};
 use super::published::Published;
-use super::schedule::{wait_nanos, Schedule, MAX_RATE, MIN_RATE, TIME_BIAS};
+use super::schedule::{wait_nanos, Schedule, TimeBase, MAX_RATE, MIN_RATE};
 use crate::deadline;
 use crate::error::ConfigError;
 use crate::sync::{AtomicU64, Ordering};
 
 /// A token bucket: at most `burst` requests at once, refilled at `rate` tokens per second.
 ///
-/// `try_acquire` is one clock read and one compare-and-swap: no lock, no allocation. Waiting
-/// calls (`acquire*`) reserve their tokens first and then sleep until they are due, so waiting
-/// threads queue up in the schedule instead of waking to fight over each new token.
+/// `try_acquire` is one clock read and one compare-and-swap (a refusal: one load, no
+/// compare-and-swap): no lock, no allocation. Waiting calls (`acquire*`) reserve their tokens
+/// first and then sleep until they are due, so waiting threads queue up in the schedule instead
+/// of waking to fight over each new token.
 ///
 /// ```
 /// use backpressure::TokenBucket;
@@ -39,9 +41,9 @@ pub struct TokenBucket {
     /// Tokens held by `acquire*` calls still sleeping (B3).
     reserved: CachePadded<AtomicU64>,
     schedule: Published,
-    clock: Clock,
-    /// `clock.raw()` at construction: time zero.
-    origin: u64,
+    clock: RawClock,
+    /// How long `clock`'s raw ticks are.
+    time: TimeBase,
     burst: u32,
 }
 
@@ -105,6 +107,7 @@ impl TokenBucket {
     /// assert!(matches!(bucket.try_acquire_n(1), Err(AcquireError::RateLimited(_))));
     /// assert!(bucket.try_acquire_n(0).is_ok());
     /// ```
+    #[inline]
     pub fn try_acquire_n(&self, n: u32) -> Result<(), AcquireError> {
         if n == 0 {
             return Ok(());
@@ -210,7 +213,7 @@ impl TokenBucket {
     pub fn available(&self) -> u32 {
         // Relaxed: a snapshot; nothing else is read through it.
         let spent = self.spent.load(Ordering::Relaxed);
-        let earned = self.schedule.load().tokens_at(self.now());
+        let earned = self.schedule.load().tokens_at(self.clock.raw(), &self.time);
         let ceiling = earned + u64::from(self.burst);
         ceiling.saturating_sub(spent.max(earned)) as u32
     }
@@ -219,21 +222,9 @@ impl TokenBucket {
     /// Callers validate what `f` returns.
     pub(crate) fn update_rate(&self, f: impl FnMut(f64) -> f64) -> f64 {
         if self.schedule.update_requested(f).is_some() {
-            self.schedule.publish_pending(|| self.now());
+            self.schedule.publish_pending(|live, rate| live.rebased(self.clock.raw(), rate, &self.time));
         }
         self.schedule.requested()
-    }
-
-    /// The clock now, in biased nanoseconds since `origin` (may be below `TIME_BIAS` if the
-    /// clock stepped back).
-    #[inline]
-    fn now(&self) -> u64 {
-        let raw = self.clock.raw();
-        if raw >= self.origin {
-            TIME_BIAS.saturating_add(self.clock.delta_as_nanos(self.origin, raw))
-        } else {
-            TIME_BIAS.saturating_sub(self.clock.delta_as_nanos(raw, self.origin))
-        }
     }
 
     fn check_burst(&self, n: u32) -> Result<(), AcquireError> {
@@ -244,26 +235,61 @@ impl TokenBucket {
     }
 
     /// The non-waiting step: `n` tokens (`1 ≤ n ≤ burst`) now, or the exact wait (keeps B1).
-    #[inline]
+    ///
+    /// This is the usual case, small enough to inline into the caller: a clock reading within
+    /// 146 years after the schedule's anchor, and no debt (`spent` within the bucket). A
+    /// refusal is then decided by one load of `spent`, with no compare-and-swap, and captures
+    /// the position it saw for `retry_after` to divide later. Anything else (a clock that
+    /// stepped back, reservations ahead of the bucket) goes to [`take_general`](Self::take_general),
+    /// which starts over from a fresh reading.
+    #[inline(always)]
     fn take(&self, n: u32) -> Result<(), RateLimited> {
         let schedule = self.schedule.load();
-        let point = schedule.at(self.now());
-        let earned = point.0;
+        let Some((earned, low)) = schedule.at_fast(self.clock.raw(), &self.time) else {
+            return self.take_general(n);
+        };
         let ceiling = earned + u64::from(self.burst);
         // Relaxed: `spent` publishes nothing; the CAS alone makes grants add up (B1).
         let mut spent = self.spent.load(Ordering::Relaxed);
         loop {
             let end = spent.max(earned) + u64::from(n);
             if end > ceiling {
+                if spent > ceiling {
+                    return self.take_general(n);
+                }
+                // `end - burst` tokens must be earned: `end - ceiling` more whole ones, the
+                // first of them partly earned already (the fraction in `low`).
+                return Err(RateLimited::new(end - ceiling, low, schedule.per_ns));
+            }
+            // Relaxed: as above. A stale reading only makes us stricter.
+            match self.spent.compare_exchange_weak(spent, end, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return Ok(()),
+                Err(actual) => spent = actual,
+            }
+        }
+    }
+
+    /// [`take`](Self::take) for any clock reading and any `spent`: forgives a clock step back
+    /// (B2) when `spent` is further ahead than grants and reservations explain.
+    #[cold]
+    #[inline(never)]
+    fn take_general(&self, n: u32) -> Result<(), RateLimited> {
+        let schedule = self.schedule.load();
+        let (earned, frac) = schedule.at(self.clock.raw(), &self.time);
+        let ceiling = earned + u64::from(self.burst);
+        // Relaxed: as in `take`.
+        let mut spent = self.spent.load(Ordering::Relaxed);
+        loop {
+            let end = spent.max(earned) + u64::from(n);
+            if end > ceiling {
                 if spent > ceiling && spent > ceiling + schedule.slack() && self.forgive_step_back() {
-                    // Relaxed: as above.
+                    // Relaxed: as in `take`.
                     spent = self.spent.load(Ordering::Relaxed);
                     continue;
                 }
-                let shortfall = Schedule::shortfall(point, end - u64::from(self.burst));
-                return Err(RateLimited::new(shortfall, schedule.per_ns));
+                return Err(RateLimited::new(end - ceiling, frac, schedule.per_ns));
             }
-            // Relaxed: as above. A stale `now` only makes us stricter.
+            // Relaxed: as in `take`.
             match self.spent.compare_exchange_weak(spent, end, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => return Ok(()),
                 Err(actual) => spent = actual,
@@ -297,7 +323,7 @@ impl TokenBucket {
         // synchronizes with (B3).
         self.reserved.fetch_add(n64, Ordering::Relaxed);
         let schedule = self.schedule.load();
-        let point = schedule.at(self.now());
+        let point = schedule.at(self.clock.raw(), &self.time);
         let earned = point.0;
         let ceiling = earned + u64::from(self.burst);
         // Relaxed: re-validated by the CAS.
@@ -314,7 +340,7 @@ impl TokenBucket {
             if timeout.is_some_and(|limit| wait > limit) {
                 // Release: as in `acquire_within`.
                 self.reserved.fetch_sub(n64, Ordering::Release);
-                return Err(RateLimited::new(shortfall, schedule.per_ns));
+                return Err(RateLimited::from_shortfall(shortfall, schedule.per_ns));
             }
             // Release: pairs with the Acquire load of `spent` in `forgive_step_back`; whoever
             // sees this reservation also sees it counted in `reserved` (B3).
@@ -342,7 +368,7 @@ impl TokenBucket {
         // had ended before the clock read below.
         let reserved = self.reserved.load(Ordering::Acquire);
         let schedule = self.schedule.load();
-        let earned = schedule.tokens_at(self.now());
+        let earned = schedule.tokens_at(self.clock.raw(), &self.time);
         let allowed = earned + u64::from(self.burst) + reserved + schedule.slack();
         if spent <= allowed {
             return false;
@@ -429,16 +455,17 @@ impl TokenBucketBuilder {
                 format!("must be at most the burst ({}), got {initial}", self.burst),
             ));
         }
-        let clock = self.clock.unwrap_or_default();
-        let schedule = Schedule::new(self.rate);
+        let clock = RawClock::new(self.clock.unwrap_or_default());
+        let time = TimeBase::of(clock.clock());
+        let schedule = Schedule::new(self.rate, clock.raw(), &time);
         // B1 at the start: `initial` tokens available at time zero.
         let spent = schedule.tokens0 + u64::from(self.burst - initial);
         Ok(TokenBucket {
             spent: CachePadded::new(AtomicU64::new(spent)),
             reserved: CachePadded::new(AtomicU64::new(0)),
-            schedule: Published::new(schedule),
-            origin: clock.raw(),
+            schedule: Published::new(schedule, self.rate),
             clock,
+            time,
             burst: self.burst,
         })
     }

@@ -3,9 +3,10 @@
 use std::error::Error;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::num::NonZeroU64;
 use std::time::Duration;
 
-use super::schedule::wait_nanos;
+use super::schedule::{frac, wait_nanos, SHIFT};
 
 /// The request cannot pass yet; it could after [`retry_after`](Self::retry_after).
 ///
@@ -21,22 +22,38 @@ use super::schedule::wait_nanos;
 /// ```
 #[derive(Clone, Copy)]
 pub struct RateLimited {
-    // The wait is computed when asked for: a refusal costs no division.
-    /// Fixed-point tokens still to earn.
-    shortfall: u128,
+    // A refusal captures the position it saw and computes nothing: the wait is worked out
+    // (one division) only when asked for.
+    /// Whole tokens missing when refused, counting the one partly earned; at least 1.
+    missing: NonZeroU64,
+    /// The fraction of the next token already earned (fixed point), in the low 63 bits.
+    earned: u64,
     /// The schedule's tokens per nanosecond (fixed point) when refused.
     per_ns: u64,
 }
 
 impl RateLimited {
-    pub(crate) fn new(shortfall: u128, per_ns: u64) -> Self {
-        Self { shortfall, per_ns }
+    /// `missing` whole tokens short, `earned` (fixed point, low 63 bits; any bit above them is
+    /// ignored) of the first of them already there.
+    #[inline]
+    pub(crate) fn new(missing: u64, earned: u64, per_ns: u64) -> Self {
+        Self { missing: NonZeroU64::new(missing).unwrap_or(NonZeroU64::MIN), earned, per_ns }
+    }
+
+    /// The refusal of a request whose shortfall (fixed-point tokens) is `shortfall`.
+    pub(crate) fn from_shortfall(shortfall: u128, per_ns: u64) -> Self {
+        // shortfall = missing·2^63 − earned with 0 ≤ earned < 2^63.
+        let missing = shortfall.div_ceil(1 << SHIFT);
+        let earned = (missing << SHIFT) - shortfall;
+        Self::new(u64::try_from(missing).unwrap_or(u64::MAX), earned as u64, per_ns)
     }
 
     /// The exact wait until the refused request would pass, if nobody else takes the tokens
     /// meanwhile (and the rate is not changed). Never zero.
+    #[inline]
     pub fn retry_after(&self) -> Duration {
-        nanos(wait_nanos(self.shortfall, self.per_ns))
+        let shortfall = (u128::from(self.missing.get()) << SHIFT) - u128::from(frac(self.earned));
+        nanos(wait_nanos(shortfall, self.per_ns))
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! A token bucket lets through at most `burst` requests at once and `rate` per second on
 //! average: a worker asks "may I?" with [`TokenBucket::try_acquire`] (a clock read and one
-//! compare-and-swap, a few nanoseconds, no lock, no allocation), or waits its turn with
+//! compare-and-swap, a refusal not even that: a few nanoseconds, no lock, no allocation), or
+//! waits its turn with
 //! [`acquire`](TokenBucket::acquire). The adaptive limiter moves the rate with the health of
 //! the service behind it: multiplicative decrease on errors, slow increase on success.
 //!
@@ -23,14 +24,17 @@
 //! A GCRA-style bucket kept in *token space*. A schedule (`schedule.rs`) is the line "whole
 //! tokens earned by time `t`", `earned(t)`, evaluated from a fixed anchor in exact 1.63 fixed
 //! point, so no rounding accumulates (3/s for an hour earns exactly 10,800 tokens; 10⁷/s earns
-//! one per 100 ns). The whole mutable state is one word, `spent`: the tokens handed out so
+//! one per 100 ns). `t` is the clock's raw reading (TSC ticks), never scaled to nanoseconds on
+//! the way: the tick length is folded into the line's slope when it is built. The whole mutable state is one word, `spent`: the tokens handed out so
 //! far on the same scale. At time `t` the bucket holds
 //! `earned(t) + burst − max(spent, earned(t))` tokens: `spent` lagging behind `earned` is a
 //! full bucket (an idle bucket refills to `burst` and no more), `spent` ahead of it is debt.
 //!
 //! `try_acquire_n(n)` reads the clock, computes `end = max(spent, earned(t)) + n` and, if
 //! `end ≤ earned(t) + burst`, installs it with one CAS (retrying on a lost race). Otherwise it
-//! refuses with `retry_after`, the exact time until `earned` reaches `end − burst`.
+//! refuses, having loaded `spent` once and stored nothing, with `retry_after`, the exact time
+//! until `earned` reaches `end − burst`: the refusal captures the position it saw, and
+//! `retry_after()` does the division only when called.
 //!
 //! `acquire_n` first tries the same; if it must wait, it *reserves*: it installs `end` even
 //! though it is beyond `earned(t) + burst`, then sleeps until `end` is covered. The next waiter
@@ -58,12 +62,16 @@
 //!   millisecond of tokens plus one).
 //!
 //! # Time
-//! Time comes from a `quanta::Clock` (builder `.clock(..)`; tests use `Clock::mock()`). A clock
-//! read is about half the cost of `try_acquire`; see `BENCHMARKS.md` for why the coarse
-//! `Clock::recent()` is not offered.
+//! Time comes from a `quanta::Clock` (builder `.clock(..)`; tests use `Clock::mock()`), read
+//! with `Clock::raw()`: the TSC itself, without quanta's per-read scaling to nanoseconds. The
+//! bucket learns the tick length once, at construction, from the clock's own calibration (for
+//! the mock and the OS clock a tick is a nanosecond, so their arithmetic is exactly the
+//! nanosecond arithmetic). The raw read is still most of the cost of `try_acquire`; see
+//! `BENCHMARKS.md` for why the coarse `Clock::recent()` is not offered.
 
 mod adaptive;
 mod bucket;
+mod clock;
 mod error;
 mod published;
 mod schedule;
