@@ -176,8 +176,10 @@ impl<T> Ring<T> {
         loop {
             // Relaxed (three loads): a snapshot; re-reading `tail` detects a push in between.
             let tail = self.tail.load(Ordering::Relaxed);
-            let head = self.head.load(Ordering::Relaxed);
+            let head = self.head.load(Ordering::Relaxed); // Relaxed: snapshot (see above)
+                                                          // Relaxed: re-reading `tail` detects a push between the two loads.
             if self.tail.load(Ordering::Relaxed) == tail {
+                // Relaxed: detects a push in between
                 let len = self.count_of(tail).wrapping_sub(self.count_of(head));
                 return len.min(self.capacity());
             }
@@ -347,7 +349,7 @@ impl<T> Ring<T> {
     pub(crate) fn totals(&self) -> (u64, u64) {
         // Relaxed (both): statistics.
         let tail = self.tail.load(Ordering::Relaxed);
-        let head = self.head.load(Ordering::Relaxed);
+        let head = self.head.load(Ordering::Relaxed); // Relaxed: statistic
         (self.count_of(tail) as u64, self.count_of(head) as u64)
     }
 
@@ -389,7 +391,7 @@ impl<T> Drop for Ring<T> {
         // No operation is in flight (`&mut self`), so R3: exactly `[head, tail)` is initialized.
         // Relaxed (both): `&mut self` already orders every earlier operation before us.
         let end = self.tail.load(Ordering::Relaxed) & !self.closed_bit;
-        let position = self.head.load(Ordering::Relaxed);
+        let position = self.head.load(Ordering::Relaxed); // Relaxed: &mut self orders all
         let mut rest = DropRest { ring: self, position, end };
         while rest.drop_next() {}
     }
@@ -441,7 +443,7 @@ mod tests {
     struct Counted(Arc<StdAtomicUsize>);
     impl Drop for Counted {
         fn drop(&mut self) {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed); // Relaxed: a test counter
         }
     }
 
@@ -458,6 +460,7 @@ mod tests {
             drop(ring.try_pop());
         }
         drop(ring);
+        // Relaxed: a test counter, read after the joins.
         assert_eq!(drops.load(std::sync::atomic::Ordering::Relaxed), pushes, "{pushed} pushed");
         pushes
     }
@@ -515,6 +518,7 @@ mod tests {
         ring.try_push(Counted(drops.clone())).ok().unwrap();
         ring.try_push(Counted(drops.clone())).ok().unwrap();
         drop(ring);
+        // Relaxed: a test counter, read after the joins.
         assert_eq!(drops.load(std::sync::atomic::Ordering::Relaxed), 9);
     }
 

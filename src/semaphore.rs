@@ -448,7 +448,7 @@ impl Semaphore {
         // permits appear, so available ≤ total holds throughout (Q4).
         let raised = self
             .total
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| t.checked_add(n).filter(|&t| t <= MAX_PERMITS));
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| t.checked_add(n).filter(|&t| t <= MAX_PERMITS)); // Relaxed: the total orders nothing; permits move through `state`
         if let Err(total) = raised {
             panic!("Semaphore::add_permits: adding {n} to {total} permits would exceed MAX_PERMITS ({MAX_PERMITS})");
         }
@@ -712,7 +712,9 @@ impl Semaphore {
                 // ordered against every fast release, which then takes the locked path.
                 (state | QUEUED, Ordering::Relaxed)
             };
+            // Relaxed on failure: we only retry with the value read.
             match self.state.compare_exchange(state, next, ordering, Ordering::Relaxed) {
+                // Relaxed on failure: we retry with the fresh value
                 Ok(_) if next & QUEUED == 0 => return Ok(None),
                 Ok(_) => break,
                 Err(now) => state = now,
@@ -917,7 +919,7 @@ mod tests {
         let sem = Semaphore::new(1);
         let _held = sem.acquire().unwrap();
         assert_eq!(sem.acquire_many_timeout(1, Duration::from_millis(1)).unwrap_err(), SemaphoreError::Timeout);
-        assert_eq!(sem.state.load(Ordering::Relaxed) & QUEUED, 0);
+        assert_eq!(sem.state.load(Ordering::Relaxed) & QUEUED, 0); // Relaxed: a test reading
         assert!(sem.waiters.lock().is_empty());
     }
 

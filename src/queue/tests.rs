@@ -27,6 +27,7 @@ fn later(f: impl FnOnce() + Send + 'static) -> thread::JoinHandle<()> {
 struct Counted(Arc<StdAtomicUsize>);
 impl Drop for Counted {
     fn drop(&mut self) {
+        // Relaxed: a test counter.
         self.0.fetch_add(1, StdOrdering::Relaxed);
     }
 }
@@ -289,6 +290,7 @@ fn drop_drops_each_remaining_item_exactly_once() {
             }
         }
         drop(q);
+        // Relaxed: a test counter.
         assert_eq!(drops.load(StdOrdering::Relaxed), made, "capacity {capacity}, {pushes} pushes, {pops} pops");
     }
 }
