@@ -19,6 +19,9 @@ use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod support;
+use support::with_watchdog_for as with_watchdog;
+
 // ---------------------------------------------------------------------------------------------
 // helpers
 
@@ -27,18 +30,6 @@ static CPU_GAMES: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn cpu_games() -> std::sync::MutexGuard<'static, ()> {
     CPU_GAMES.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Runs `f` on its own thread; fails the test (instead of hanging) if it takes over `limit`.
-fn with_watchdog<R: Send + 'static>(limit: Duration, f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    thread::Builder::new()
-        .stack_size(256 << 20)
-        .spawn(move || {
-            let _ = tx.send(f());
-        })
-        .unwrap();
-    rx.recv_timeout(limit).expect("watchdog: the test body hung")
 }
 
 /// Spawns with a big stack (items are 8 MiB), pinned to CPU 1 unless it pins itself elsewhere.

@@ -1,25 +1,16 @@
 //! Behaviour of `Backoff`, `retry` and `retry_submit`. Counts, never times.
 
-use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use backpressure::backoff::{retry_submit_with_sleep, retry_with_sleep};
 use backpressure::{retry, retry_submit, Backoff, BoundedQueue, Jitter, RetryError, TrySubmitError};
 
+mod support;
+use support::with_watchdog;
+
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-/// Runs `f` on its own thread; fails the test (instead of hanging) if it takes over 60 s.
-fn with_watchdog<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    let worker = thread::spawn(move || tx.send(f()).unwrap());
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(r) => r,
-        Err(_) if worker.is_finished() => std::panic::resume_unwind(worker.join().unwrap_err()),
-        Err(_) => panic!("watchdog: the test did not finish within 60 s"),
-    }
 }
 
 #[test]

@@ -1,12 +1,15 @@
 //! Behaviour of `CircuitBreaker`, driven by a mock clock. Counts, never times.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Barrier, Mutex};
+use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::Duration;
 
 use backpressure::breaker::CircuitBreakerBuilder;
 use backpressure::{BreakerError, BreakerOpen, BreakerPermit, BreakerState, CircuitBreaker, ConfigError};
+
+mod support;
+use support::with_watchdog;
 
 const OPEN_FOR: Duration = Duration::from_secs(10);
 
@@ -36,17 +39,6 @@ fn record(breaker: &CircuitBreaker, outcomes: &str) {
         } else {
             permit.success()
         }
-    }
-}
-
-/// Runs `f` on its own thread; fails the test (instead of hanging) if it takes over 60 s.
-fn with_watchdog<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    let worker = thread::spawn(move || tx.send(f()).unwrap());
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(r) => r,
-        Err(_) if worker.is_finished() => std::panic::resume_unwind(worker.join().unwrap_err()),
-        Err(_) => panic!("watchdog: the test did not finish within 60 s"),
     }
 }
 

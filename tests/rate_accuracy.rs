@@ -2,25 +2,13 @@
 //! its binary so no other test competes for the 2 cores. It counts grants; it times nothing.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use backpressure::TokenBucket;
 
-/// Runs `f` on a thread and fails (never hangs) if it takes longer than a minute.
-fn with_watchdog(f: impl FnOnce() + Send + 'static) {
-    let (done, finished) = mpsc::channel();
-    let worker = thread::spawn(move || {
-        f();
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(Duration::from_secs(60)) {
-        Ok(()) => worker.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => std::panic::resume_unwind(worker.join().unwrap_err()),
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("watchdog: the test did not finish in 60 s"),
-    }
-}
+mod support;
+use support::with_watchdog;
 
 #[test]
 fn four_threads_hammering_10k_per_second_for_one_second_get_10k_plus_burst() {

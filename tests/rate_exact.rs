@@ -1,11 +1,13 @@
 //! Long simulated windows with a mock clock: the bucket's grant count is exact, with no drift
 //! from rounding, at 1/s, 3/s, 1000/s and 10,000,000/s; concurrent AIMD records lose nothing.
 
-use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use backpressure::{AdaptiveRateLimiter, TokenBucket};
+
+mod support;
+use support::with_watchdog;
 
 /// Takes every token there is now, in as few calls as possible.
 fn drain(bucket: &TokenBucket) -> u64 {
@@ -84,20 +86,6 @@ fn rate_changes_mid_window_count_each_piece_at_its_rate() {
         }
     }
     assert_eq!(granted, 1800 + 60_000 + 3600 + 10_000_000 + 1803);
-}
-
-/// Runs `f` on a thread and fails (never hangs) if it takes longer than a minute.
-fn with_watchdog(f: impl FnOnce() + Send + 'static) {
-    let (done, finished) = mpsc::channel();
-    let worker = thread::spawn(move || {
-        f();
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(Duration::from_secs(60)) {
-        Ok(()) => worker.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => std::panic::resume_unwind(worker.join().unwrap_err()),
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("watchdog: the test did not finish in 60 s"),
-    }
 }
 
 #[test]

@@ -2,25 +2,13 @@
 //! Counted, not timed; every test has a watchdog. The accuracy test is alone in `rate_accuracy.rs`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use backpressure::TokenBucket;
 
-/// Runs `f` on a thread and fails (never hangs) if it takes longer than a minute.
-fn with_watchdog(f: impl FnOnce() + Send + 'static) {
-    let (done, finished) = mpsc::channel();
-    let worker = thread::spawn(move || {
-        f();
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(Duration::from_secs(60)) {
-        Ok(()) => worker.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => std::panic::resume_unwind(worker.join().unwrap_err()),
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("watchdog: the test did not finish in 60 s"),
-    }
-}
+mod support;
+use support::with_watchdog;
 
 #[test]
 fn acquire_sleeps_its_turn_and_grants_in_order() {

@@ -6,23 +6,8 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-/// Runs `f` on a thread and fails (instead of hanging) if it does not finish in time.
-fn with_watchdog<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    let worker = thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(r) => {
-            worker.join().unwrap();
-            r
-        }
-        Err(_) => match worker.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => panic!("watchdog: test did not finish within 60 s"),
-        },
-    }
-}
+mod support;
+use support::with_watchdog;
 
 /// Spins (yielding; a test helper, not library code) until `cond` holds, with a bound.
 fn eventually(what: &str, mut cond: impl FnMut() -> bool) {

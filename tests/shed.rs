@@ -2,27 +2,11 @@
 
 use backpressure::{LoadShedder, Overloaded, Priority, PriorityShedder};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
 
-/// Runs `f` on a thread and fails (instead of hanging) if it does not finish in time.
-fn with_watchdog<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    let worker = thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(r) => {
-            worker.join().unwrap();
-            r
-        }
-        Err(_) => match worker.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => panic!("watchdog: test did not finish within 60 s"),
-        },
-    }
-}
+mod support;
+use support::with_watchdog;
 
 /// Holds `n` Critical permits so the load is exactly `n`.
 fn fill(shedder: &PriorityShedder, n: usize) -> Vec<backpressure::LoadPermit<'_>> {

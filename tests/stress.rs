@@ -6,19 +6,16 @@
 
 use backpressure::{BoundedQueue, CancelToken, Ring};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
+
+mod support;
+use support::with_watchdog_for as with_watchdog;
 
 const PRODUCERS: usize = 4;
 const CONSUMERS: usize = 4;
 const ITEMS: usize = if cfg!(debug_assertions) { 200_000 } else { 1_000_000 };
-
-fn with_watchdog<R: Send + 'static>(limit: Duration, f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || tx.send(f()).unwrap());
-    rx.recv_timeout(limit).expect("watchdog: the stress test hung")
-}
 
 /// An item that counts its drops, so "dropped exactly once" can be checked.
 struct Tracked {

@@ -10,12 +10,15 @@
 //! everything else.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Barrier};
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
 use backpressure::breaker::CircuitBreakerBuilder;
 use backpressure::{BreakerState, CircuitBreaker};
+
+mod support;
+use support::with_watchdog;
 
 const THREADS: usize = 8;
 const CALLS_PER_THREAD: u64 = if cfg!(debug_assertions) { 1_500_000 } else { 4_000_000 };
@@ -48,17 +51,6 @@ struct Tally {
     dropped: AtomicU64,
     probes_in_flight: AtomicU64,
     max_probes_in_flight: AtomicU64,
-}
-
-/// Runs `f` on its own thread; fails the test (instead of hanging) if it takes over 120 s.
-fn with_watchdog<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    let worker = thread::spawn(move || tx.send(f()).unwrap());
-    match rx.recv_timeout(Duration::from_secs(120)) {
-        Ok(r) => r,
-        Err(_) if worker.is_finished() => std::panic::resume_unwind(worker.join().unwrap_err()),
-        Err(_) => panic!("watchdog: the stress test did not finish within 120 s"),
-    }
 }
 
 fn hammer(builder: CircuitBreakerBuilder, probes_may_fail: bool) {

@@ -4,30 +4,16 @@
 
 use backpressure::{CancelToken, LoadShedder, Priority, PriorityShedder, Semaphore};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
+
+mod support;
+use support::with_watchdog;
 
 const THREADS: usize = 8;
 /// Iterations per thread: smaller in debug builds so `cargo test` stays quick.
 const ITERS: usize = if cfg!(debug_assertions) { 200_000 } else { 600_000 };
-
-fn with_watchdog<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    let worker = thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(Duration::from_secs(120)) {
-        Ok(r) => {
-            worker.join().unwrap();
-            r
-        }
-        Err(_) => match worker.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => panic!("watchdog: stress test did not finish within 120 s"),
-        },
-    }
-}
 
 /// An independent high-water mark of concurrent holders.
 #[derive(Default)]
