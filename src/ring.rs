@@ -354,12 +354,19 @@ impl<T> Ring<T> {
     }
 
     /// The depth just after the push that claimed `position`, by a fresh reading of `head`
-    /// (an upper bound if consumers raced ahead, which only makes it smaller).
+    /// (consumers racing ahead can only make it read lower). Reading `head` costs a cache miss
+    /// on the consumers' line, so callers sample it (see [`Ring::is_depth_sample`]).
     #[inline]
     pub(crate) fn depth_after(&self, position: usize) -> usize {
         // Relaxed: a statistic.
         let head = self.head.load(Ordering::Relaxed);
         (self.count_of(position) + 1).saturating_sub(self.count_of(head))
+    }
+
+    /// Whether the push that claimed `position` is one of the 1-in-32 whose depth is sampled.
+    #[inline(always)]
+    pub(crate) fn is_depth_sample(&self, position: usize) -> bool {
+        self.count_of(position) % 32 == 0
     }
 
     #[inline(always)]

@@ -160,6 +160,7 @@ forward! {
     fn is_closed(&self) -> bool;
     fn totals(&self) -> (u64, u64);
     fn depth_after(&self, position: usize) -> usize;
+    fn is_depth_sample(&self, position: usize) -> bool;
 }
 
 /// Where wait-time stamps come from: `std::time::Instant` from a per-queue origin by default
@@ -389,6 +390,7 @@ impl<T> BoundedQueue<T> {
                 Ok(())
             }
             Err(PushError::Full(item)) => {
+                self.saw_full();
                 self.count(&self.counters.rejected_full);
                 Err(TrySubmitError::Full(item))
             }
@@ -506,7 +508,10 @@ impl<T> BoundedQueue<T> {
                 self.count(&self.counters.rejected_closed);
                 return Err(Refused::Closed(item));
             }
-            Err(PushError::Full(item)) => item,
+            Err(PushError::Full(item)) => {
+                self.saw_full();
+                item
+            }
         };
         let started = Instant::now();
         let mut held = Some(item);
@@ -720,15 +725,32 @@ impl<T> BoundedQueue<T> {
     /// Bookkeeping after the push that claimed `position`: the peak depth, and one receiver.
     #[inline]
     fn accepted(&self, position: usize) {
-        let depth = self.ring.depth_after(position) as u64;
+        // The peak is sampled: reading `head` on every push costs the producer a cache miss on
+        // the consumers' line (it doubled the blocking hand-off's cost). A push that found the
+        // queue full records the capacity itself (`saw_full`), so a queue that filled up always
+        // reports it exactly.
+        if self.ring.is_depth_sample(position) {
+            self.raise_peak(self.ring.depth_after(position) as u64);
+        }
+        self.receivers.wake_one();
+        // W3: another submitter may be parked behind a spent wake while slots are free.
+        self.senders.pass_on(|| !self.ring.is_full());
+    }
+
+    /// A push found no free slot: the queue was at capacity (or one slot short, with a receiver
+    /// mid-take), so the peak is the capacity.
+    #[inline]
+    fn saw_full(&self) {
+        self.raise_peak(self.ring.capacity() as u64);
+    }
+
+    #[inline]
+    fn raise_peak(&self, depth: u64) {
         // Relaxed (both): a statistic; the load keeps the common case (no new peak) read-only.
         if depth > self.counters.peak_depth.load(Ordering::Relaxed) {
             // Relaxed: a statistic.
             self.counters.peak_depth.fetch_max(depth, Ordering::Relaxed);
         }
-        self.receivers.wake_one();
-        // W3: another submitter may be parked behind a spent wake while slots are free.
-        self.senders.pass_on(|| !self.ring.is_full());
     }
 
     /// Bookkeeping after a pop: one submitter for the freed slot, and the baton for receivers.
