@@ -90,13 +90,29 @@ pub(crate) fn spin_hint() {
 /// Loom gets none: spinning only
 /// multiplies the interleavings without adding any new ordering to check.
 /// (A function, not a constant, so the loom build's empty spin does not trip range lints.)
+///
+/// No spin at all when the process may run on one CPU only (`taskset -c 0`, a one-core
+/// container): the thread we wait for cannot run while we spin, so spinning only delays it.
 #[inline(always)]
 fn spin_rounds() -> u32 {
-    if cfg!(backpressure_loom) {
+    if cfg!(backpressure_loom) || single_cpu() {
         0
     } else {
         3
     }
+}
+
+/// Whether this process may run on one CPU only, asked once (`available_parallelism` reads
+/// the affinity mask) and cached.
+#[cfg(not(backpressure_loom))]
+fn single_cpu() -> bool {
+    static SINGLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SINGLE.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() == 1))
+}
+
+#[cfg(backpressure_loom)]
+fn single_cpu() -> bool {
+    false
 }
 
 /// The bounded spin every waiter makes before parking: `spin_rounds()` rounds of 1, 2, 4, ...
