@@ -40,7 +40,7 @@ use std::mem::MaybeUninit;
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
+use crate::sync::{contention_backoff, pause, peer_patience, AtomicUsize, Ordering, UnsafeCell};
 
 struct Slot<T> {
     stamp: AtomicUsize,
@@ -111,6 +111,7 @@ impl<T> Ring<T> {
             .filter(|bit| *bit <= usize::MAX / 4)
             .filter(|_| capacity.checked_mul(std::mem::size_of::<Slot<T>>()).is_some_and(|b| b <= isize::MAX as usize))
             .unwrap_or_else(|| panic!("Ring capacity {capacity} is too large"));
+        crate::sync::warm_up();
         let slots = (0..capacity)
             .map(|i| Slot { stamp: AtomicUsize::new(i), value: UnsafeCell::new(MaybeUninit::uninit()) })
             .collect();
@@ -213,6 +214,7 @@ impl<T> Ring<T> {
     pub(crate) fn push(&self, item: T) -> Result<usize, PushError<T>> {
         // Relaxed: a starting guess; the CAS in `claim_tail` validates it.
         let mut tail = self.tail.load(Ordering::Relaxed);
+        let (mut patience, mut lost) = (0, 0);
         loop {
             if tail & self.closed_bit != 0 {
                 return Err(PushError::Closed(item));
@@ -228,7 +230,11 @@ impl<T> Ring<T> {
                         unsafe { self.publish(slot, tail, item) };
                         return Ok(tail);
                     }
-                    Err(now) => tail = now,
+                    Err(now) => {
+                        contention_backoff(lost);
+                        lost += 1;
+                        tail = now;
+                    }
                 }
             } else {
                 // Not free for this lap: last lap's item is still here (full), or its consumer or
@@ -238,6 +244,11 @@ impl<T> Ring<T> {
                 // position, its CAS happened before the stamp we acquired, so we see it moved.
                 let now = self.tail.load(Ordering::Relaxed);
                 if now == tail {
+                    if patience < peer_patience() && self.consumer_in_flight(tail) {
+                        pause(patience);
+                        patience += 1;
+                        continue;
+                    }
                     return Err(PushError::Full(item));
                 }
                 tail = now;
@@ -271,6 +282,7 @@ impl<T> Ring<T> {
     pub(crate) fn pop(&self) -> Result<T, PopError> {
         // Relaxed: a starting guess; the CAS in `claim_head` validates it.
         let mut head = self.head.load(Ordering::Relaxed);
+        let (mut patience, mut lost) = (0, 0);
         loop {
             let slot = &self.slots[self.index_of(head)];
             // Acquire: pairs with the Release in `publish`, so the value is visible to us.
@@ -279,7 +291,11 @@ impl<T> Ring<T> {
                 match self.claim_head(head) {
                     // SAFETY: R2, our CAS claimed position `head`, whose value is published.
                     Ok(()) => return Ok(unsafe { self.take(slot, head) }),
-                    Err(now) => head = now,
+                    Err(now) => {
+                        contention_backoff(lost);
+                        lost += 1;
+                        head = now;
+                    }
                 }
             } else {
                 // Nothing published here for this lap (empty, or its producer is mid-write, or last
@@ -288,6 +304,11 @@ impl<T> Ring<T> {
                 // Relaxed: only compared with our own reading, as in `push`.
                 let now = self.head.load(Ordering::Relaxed);
                 if now == head {
+                    if patience < peer_patience() && self.producer_in_flight(head) {
+                        pause(patience);
+                        patience += 1;
+                        continue;
+                    }
                     return Err(self.empty_or_closed(head));
                 }
                 head = now;
@@ -315,6 +336,22 @@ impl<T> Ring<T> {
         // the next lap's value happens after our read.
         slot.stamp.store(position.wrapping_add(self.one_lap), Ordering::Release);
         item
+    }
+
+    /// Whether the slot at `tail` is held only by a consumer that has claimed it but not yet
+    /// handed it back (the ring holds fewer than `capacity` items), rather than by an item.
+    fn consumer_in_flight(&self, tail: usize) -> bool {
+        // Relaxed: a hint for whether a short pause may help; nothing is read through it.
+        let head = self.head.load(Ordering::Relaxed);
+        self.count_of(tail).wrapping_sub(self.count_of(head)) < self.capacity()
+    }
+
+    /// Whether the slot at `head` has been claimed by a producer that has not yet published it
+    /// (`tail` is past `head`), rather than being empty.
+    fn producer_in_flight(&self, head: usize) -> bool {
+        // Relaxed: a hint for whether a short pause may help; nothing is read through it.
+        let tail = self.tail.load(Ordering::Relaxed) & !self.closed_bit;
+        tail != head
     }
 
     /// Called when the slot at `head` is unpublished and `head` did not move.

@@ -152,6 +152,7 @@ impl Semaphore {
     /// ```
     pub fn new(permits: usize) -> Self {
         assert!(permits <= MAX_PERMITS, "Semaphore::new: permits must be at most {MAX_PERMITS}, got {permits}");
+        crate::sync::warm_up();
         Self {
             state: CachePadded::new(AtomicUsize::new(permits << SHIFT)),
             total: AtomicUsize::new(permits),

@@ -102,6 +102,12 @@ fn spin_rounds() -> u32 {
     }
 }
 
+/// Answers (and caches) the one-CPU question now, so the first wait or retry does not pay
+/// for it (asking reads the affinity mask and may allocate). Constructors call it.
+pub(crate) fn warm_up() {
+    let _ = single_cpu();
+}
+
 /// Whether this process may run on one CPU only, asked once (`available_parallelism` reads
 /// the affinity mask) and cached.
 #[cfg(not(backpressure_loom))]
@@ -115,12 +121,40 @@ fn single_cpu() -> bool {
     false
 }
 
+/// How many times a non-blocking ring operation retries, with short pauses, when the slot it
+/// needs is held by a peer caught mid-operation (1 + 2 + 4 + 8 pauses, about a microsecond),
+/// before it reports full/empty. Zero under loom (the retries add interleavings, not orderings)
+/// and on one CPU (the peer cannot finish while we pause).
+#[inline(always)]
+pub(crate) fn peer_patience() -> u32 {
+    if cfg!(backpressure_loom) || single_cpu() {
+        0
+    } else {
+        4
+    }
+}
+
+/// `1 << round` spin hints: the pause before retry `round` of a bounded wait.
+#[inline]
+pub(crate) fn pause(round: u32) {
+    (0..1u32 << round).for_each(|_| spin_hint());
+}
+
+/// The pause after a lost CAS race (`failures` so far): backing off keeps contended threads
+/// from bouncing the cache line on every retry. Nothing under loom.
+#[inline]
+pub(crate) fn contention_backoff(failures: u32) {
+    if !cfg!(backpressure_loom) {
+        pause(failures.min(6));
+    }
+}
+
 /// The bounded spin every waiter makes before parking: `spin_rounds()` rounds of 1, 2, 4, ...
 /// spin hints with a call of `check` after each, a few hundred nanoseconds in all. It never
 /// yields the CPU to the scheduler, so it cannot collapse when threads outnumber cores.
 pub(crate) fn spin_then<R>(mut check: impl FnMut() -> Option<R>) -> Option<R> {
     (0..spin_rounds()).find_map(|round| {
-        (0..1u32 << round).for_each(|_| spin_hint());
+        pause(round);
         check()
     })
 }
