@@ -24,7 +24,7 @@
 //! `head` by CAS, read the value, and *release* the slot for the next lap by storing
 //! `stamp = head + one_lap`.
 //!
-//! Neither operation ever waits for another thread: a peer preempted between its claim and
+//! Neither operation waits on another thread for long: a peer preempted between its claim and
 //! its publish makes us report "full"/"empty" for that slot after a short bounded pause (a few
 //! retries, about a microsecond in all; none on one CPU), never an open-ended spin. A lost CAS
 //! race backs off briefly before retrying, which keeps contended threads from bouncing the
