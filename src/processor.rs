@@ -329,9 +329,6 @@ impl<T: Send + 'static> ProcessorBuilder<T> {
         if self.workers == 0 {
             return Err(ConfigError::new("workers", "must be at least 1, got 0"));
         }
-        if self.queue_capacity == 0 {
-            return Err(ConfigError::new("queue_capacity", "must be at least 1, got 0"));
-        }
         let shared = Arc::new(Shared {
             queue: BoundedQueue::builder(self.queue_capacity)
                 .name(self.name.clone())

@@ -108,13 +108,7 @@ impl<T> Ring<T> {
     /// assert_eq!(ring.capacity(), 1000);
     /// ```
     pub fn new(capacity: usize) -> Self {
-        assert!(capacity >= 1, "Ring capacity must be at least 1, got 0");
-        let closed_bit = capacity
-            .checked_add(1)
-            .and_then(usize::checked_next_power_of_two)
-            .filter(|bit| *bit <= usize::MAX / 4)
-            .filter(|_| capacity.checked_mul(std::mem::size_of::<Slot<T>>()).is_some_and(|b| b <= isize::MAX as usize))
-            .unwrap_or_else(|| panic!("Ring capacity {capacity} is too large"));
+        let closed_bit = Self::closed_bit_for(capacity).unwrap_or_else(|why| panic!("Ring capacity {why}"));
         crate::sync::warm_up();
         let slots = (0..capacity)
             .map(|i| Slot { stamp: AtomicUsize::new(i), value: UnsafeCell::new(MaybeUninit::uninit()) })
@@ -126,6 +120,22 @@ impl<T> Ring<T> {
             closed_bit,
             one_lap: closed_bit * 2,
         }
+    }
+
+    /// The `closed` bit of a ring of `capacity` (one above the largest index mask), or why no
+    /// such ring can exist: zero, positions that would not fit a `usize`, or slots that would
+    /// not fit the address space. The one capacity check, shared with `QueueBuilder::build`.
+    pub(crate) fn closed_bit_for(capacity: usize) -> Result<usize, String> {
+        if capacity == 0 {
+            return Err("must be at least 1, got 0".into());
+        }
+        let fits_memory =
+            capacity.checked_mul(std::mem::size_of::<Slot<T>>()).is_some_and(|b| b <= isize::MAX as usize);
+        capacity
+            .checked_add(1)
+            .and_then(usize::checked_next_power_of_two)
+            .filter(|bit| *bit <= usize::MAX / 4 && fits_memory)
+            .ok_or_else(|| format!("{capacity} is too large"))
     }
 
     /// Adds `item` at the back, or gives it back if the ring is full.

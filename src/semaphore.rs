@@ -57,6 +57,7 @@ use crossbeam_utils::CachePadded;
 
 use crate::cancel::CancelToken;
 use crate::sync::{current_parker, spin_then, Arc, AtomicU32, AtomicUsize, Mutex, Ordering, Parker, Wake};
+use crate::waitlist::Stop;
 
 const CLOSED: usize = 1;
 const QUEUED: usize = 2;
@@ -728,14 +729,12 @@ impl Semaphore {
     }
 }
 
+/// The queue's stop rule (cancel first, then the deadline), in the semaphore's error words.
 fn stop_reason(deadline: Option<Instant>, token: Option<&CancelToken>) -> Option<SemaphoreError> {
-    if token.is_some_and(CancelToken::is_cancelled_explicitly) {
-        return Some(SemaphoreError::Cancelled);
-    }
-    if crate::deadline::passed(deadline) {
-        return Some(SemaphoreError::Timeout);
-    }
-    None
+    crate::waitlist::stop_reason(deadline, token).map(|stop| match stop {
+        Stop::Cancelled => SemaphoreError::Cancelled,
+        Stop::TimedOut => SemaphoreError::Timeout,
+    })
 }
 
 impl fmt::Debug for Semaphore {

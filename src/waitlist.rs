@@ -200,7 +200,8 @@ impl WaitList {
     }
 }
 
-fn stop_reason(deadline: Option<Instant>, token: Option<&CancelToken>) -> Option<Stop> {
+/// Why a wait must stop now, if it must: an explicit cancel wins over a passed deadline.
+pub(crate) fn stop_reason(deadline: Option<Instant>, token: Option<&CancelToken>) -> Option<Stop> {
     if token.is_some_and(CancelToken::is_cancelled_explicitly) {
         return Some(Stop::Cancelled);
     }

@@ -3,8 +3,9 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use super::BoundedQueue;
+use super::{BoundedQueue, Entry};
 use crate::error::ConfigError;
+use crate::ring::Ring;
 
 /// The sampling rate `Processor` uses by default, and the one suggested for queues that record:
 /// stamp about one item in 128 with its acceptance time.
@@ -97,14 +98,12 @@ impl<T> QueueBuilder<T> {
     /// assert_eq!(err.field(), "capacity");
     /// ```
     pub fn build(self) -> Result<BoundedQueue<T>, ConfigError> {
-        if self.capacity == 0 {
-            return Err(ConfigError::new("capacity", "must be at least 1, got 0"));
-        }
-        // The ring's own limit: positions carry a closed bit above the next power of two.
-        let representable = self.capacity.checked_add(1).and_then(usize::checked_next_power_of_two);
-        if !matches!(representable, Some(bit) if bit <= usize::MAX / 4) {
-            return Err(ConfigError::new("capacity", format!("{} is too large", self.capacity)));
-        }
+        // The ring's own check, for the slot type this queue will use.
+        let checked = match self.wait_sampling {
+            0 => Ring::<T>::closed_bit_for(self.capacity),
+            _ => Ring::<Entry<T>>::closed_bit_for(self.capacity),
+        };
+        checked.map_err(|why| ConfigError::new("capacity", why))?;
         Ok(BoundedQueue::from_builder(self))
     }
 }
@@ -125,6 +124,16 @@ mod tests {
     use std::time::Duration;
 
     use crate::{BoundedQueue, SubmitTimeoutError};
+
+    #[test]
+    fn capacity_too_large_for_memory_is_a_config_error_not_a_panic() {
+        // Positions fit a usize, the slots do not fit the address space: the ring's own check.
+        let err = BoundedQueue::<[u8; 64]>::builder(1 << 58).build().unwrap_err();
+        assert_eq!(err.field(), "capacity");
+        assert!(err.reason().contains("too large"), "{err}");
+        let err = BoundedQueue::<u8>::builder(0).build().unwrap_err();
+        assert_eq!(err.reason(), "must be at least 1, got 0");
+    }
 
     #[test]
     fn wait_is_the_time_from_accepted_to_received() {
