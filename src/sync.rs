@@ -14,8 +14,6 @@
 //! a *timed* park returns `TimedOut` at once unless a wake is already there: loom has no clock,
 //! and "the timeout fired at the worst moment" is the interleaving worth exploring.
 
-#![allow(dead_code, unused_imports)] // not every item is used by every build (loom / std) or every module
-
 use std::time::Instant;
 
 #[cfg(not(backpressure_loom))]
@@ -56,7 +54,7 @@ pub(crate) use loom::cell::UnsafeCell;
 /// A mutex for slow paths only; never poisoned (a panic while holding it cannot leave the
 /// guarded wait lists half-updated, since every update is a single push or remove).
 #[cfg(not(backpressure_loom))]
-pub(crate) use parking_lot::{Mutex, MutexGuard};
+pub(crate) use parking_lot::Mutex;
 
 #[cfg(backpressure_loom)]
 #[derive(Debug)]
