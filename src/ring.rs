@@ -24,11 +24,14 @@
 //! `head` by CAS, read the value, and *release* the slot for the next lap by storing
 //! `stamp = head + one_lap`.
 //!
-//! Neither operation waits on another thread for long: a peer preempted between its claim and
-//! its publish makes us report "full"/"empty" for that slot after a short bounded pause (a few
-//! retries, about a microsecond in all; none on one CPU), never an open-ended spin. A lost CAS
-//! race backs off briefly before retrying, which keeps contended threads from bouncing the
-//! cache line.
+//! Neither operation ever waits on another thread: a peer caught between its claim and its
+//! publish makes us report "full"/"empty" for that slot at once. (Waiting is the queue's job:
+//! it parks, and the peer wakes it when it finishes.) Neither reads the other side's index on
+//! the way to "full"/"empty" either, except `pop` reading `tail` to tell "empty" from "closed
+//! and drained": the slot's stamp alone says whether it is free. Every touch of a contended
+//! line (a lost CAS, or finding that a peer already took our position) backs off briefly before
+//! the next, which keeps contended threads from bouncing the cache line and lets the winner
+//! run on.
 //!
 //! # Invariants
 //! - R1: only the thread whose CAS moved `tail` past position `p` writes the slot of `p`, and
@@ -37,13 +40,17 @@
 //!   owns the value it moved out; it hands the slot back with `stamp = p + one_lap`.
 //! - R3: slot values are initialized exactly for positions in `[head, tail)` whose stamp is
 //!   `position + 1`; with `&mut self` (no operation in flight) that is all of `[head, tail)`.
+//! - R4: a slot's stamp only grows (`p`, then `p + 1`, then `p + one_lap`, ...), and a position
+//!   is claimed only after its slot shows the claimer's stamp. So a stamp *behind* our position
+//!   proves nobody has claimed that position yet: `tail` (or `head`) has not moved past it, and
+//!   "full" (or "empty") can be reported without re-reading the index.
 
 use std::fmt;
 use std::mem::MaybeUninit;
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{contention_backoff, pause, peer_patience, AtomicUsize, Ordering, UnsafeCell};
+use crate::sync::{contention_backoff, AtomicUsize, Ordering, UnsafeCell};
 
 struct Slot<T> {
     stamp: AtomicUsize,
@@ -52,8 +59,7 @@ struct Slot<T> {
 
 /// A lock-free bounded MPMC ring buffer. See the [module docs](self) for the algorithm.
 ///
-/// `try_push` and `try_pop` never block, never allocate and never wait on another thread beyond
-/// a bounded pause of about a microsecond.
+/// `try_push` and `try_pop` never block, never allocate and never wait on another thread.
 ///
 /// ```
 /// use backpressure::Ring;
@@ -141,7 +147,7 @@ impl<T> Ring<T> {
     /// Adds `item` at the back, or gives it back if the ring is full.
     ///
     /// "Full" also covers the moment when the oldest item has been claimed by a consumer that
-    /// has not finished taking it; the ring pauses at most about a microsecond for that consumer.
+    /// has not finished taking it (the ring never waits for that consumer).
     ///
     /// # Errors
     /// `Err(item)` when there is no free slot.
@@ -228,7 +234,7 @@ impl<T> Ring<T> {
     pub(crate) fn push(&self, item: T) -> Result<usize, PushError<T>> {
         // Relaxed: a starting guess; the CAS in `claim_tail` validates it.
         let mut tail = self.tail.load(Ordering::Relaxed);
-        let (mut patience, mut lost) = (0, 0);
+        let mut lost = 0;
         loop {
             if tail & self.closed_bit != 0 {
                 return Err(PushError::Closed(item));
@@ -250,19 +256,20 @@ impl<T> Ring<T> {
                         tail = now;
                     }
                 }
+            } else if stamp.wrapping_add(self.one_lap) == tail.wrapping_add(1) {
+                // Last lap's item is still here: the ring is full (or that item's consumer has
+                // claimed it and is mid-take). By R4 `tail` has not moved on.
+                return Err(PushError::Full(item));
             } else {
-                // Not free for this lap: last lap's item is still here (full), or its consumer or
-                // producer is mid-operation, or another producer already took `tail`. Only the
-                // last case moves `tail`; in the others the ring is full for us right now.
+                // Another producer claimed `tail` first (its item is here or being written), or
+                // a producer of the previous lap is still writing this slot (the ring is full).
+                // Either way we touched a contended line: back off as after a lost CAS.
+                contention_backoff(lost);
+                lost += 1;
                 // Relaxed: only compared with our own reading; if another producer published this
                 // position, its CAS happened before the stamp we acquired, so we see it moved.
                 let now = self.tail.load(Ordering::Relaxed);
                 if now == tail {
-                    if patience < peer_patience() && self.consumer_in_flight(tail) {
-                        pause(patience);
-                        patience += 1;
-                        continue;
-                    }
                     return Err(PushError::Full(item));
                 }
                 tail = now;
@@ -296,7 +303,7 @@ impl<T> Ring<T> {
     pub(crate) fn pop(&self) -> Result<T, PopError> {
         // Relaxed: a starting guess; the CAS in `claim_head` validates it.
         let mut head = self.head.load(Ordering::Relaxed);
-        let (mut patience, mut lost) = (0, 0);
+        let mut lost = 0;
         loop {
             let slot = &self.slots[self.index_of(head)];
             // Acquire: pairs with the Release in `publish`, so the value is visible to us.
@@ -311,18 +318,19 @@ impl<T> Ring<T> {
                         head = now;
                     }
                 }
+            } else if stamp == head {
+                // Nothing published for `head` yet: the ring is empty (or the producer of `head`
+                // has claimed it and is mid-write). By R4 `head` has not moved on.
+                return Err(self.empty_or_closed(head));
             } else {
-                // Nothing published here for this lap (empty, or its producer is mid-write, or last
-                // lap's consumer is mid-take), or another consumer already took `head`. Only the
-                // last case moves `head`.
+                // Another consumer took `head` first (the slot is handed back or refilled), or a
+                // consumer of the previous lap is still reading this slot. Either way we touched a
+                // contended line: back off as after a lost CAS.
+                contention_backoff(lost);
+                lost += 1;
                 // Relaxed: only compared with our own reading, as in `push`.
                 let now = self.head.load(Ordering::Relaxed);
                 if now == head {
-                    if patience < peer_patience() && self.producer_in_flight(head) {
-                        pause(patience);
-                        patience += 1;
-                        continue;
-                    }
                     return Err(self.empty_or_closed(head));
                 }
                 head = now;
@@ -350,22 +358,6 @@ impl<T> Ring<T> {
         // the next lap's value happens after our read.
         slot.stamp.store(position.wrapping_add(self.one_lap), Ordering::Release);
         item
-    }
-
-    /// Whether the slot at `tail` is held only by a consumer that has claimed it but not yet
-    /// handed it back (the ring holds fewer than `capacity` items), rather than by an item.
-    fn consumer_in_flight(&self, tail: usize) -> bool {
-        // Relaxed: a hint for whether a short pause may help; nothing is read through it.
-        let head = self.head.load(Ordering::Relaxed);
-        self.count_of(tail).wrapping_sub(self.count_of(head)) < self.capacity()
-    }
-
-    /// Whether the slot at `head` has been claimed by a producer that has not yet published it
-    /// (`tail` is past `head`), rather than being empty.
-    fn producer_in_flight(&self, head: usize) -> bool {
-        // Relaxed: a hint for whether a short pause may help; nothing is read through it.
-        let tail = self.tail.load(Ordering::Relaxed) & !self.closed_bit;
-        tail != head
     }
 
     /// Called when the slot at `head` is unpublished and `head` did not move.

@@ -119,19 +119,6 @@ fn single_cpu() -> bool {
     false
 }
 
-/// How many times a non-blocking ring operation retries, with short pauses, when the slot it
-/// needs is held by a peer caught mid-operation (1 + 2 + 4 + 8 pauses, about a microsecond),
-/// before it reports full/empty. Zero under loom (the retries add interleavings, not orderings)
-/// and on one CPU (the peer cannot finish while we pause).
-#[inline(always)]
-pub(crate) fn peer_patience() -> u32 {
-    if cfg!(backpressure_loom) || single_cpu() {
-        0
-    } else {
-        4
-    }
-}
-
 /// `1 << round` spin hints: the pause before retry `round` of a bounded wait.
 #[inline]
 pub(crate) fn pause(round: u32) {

@@ -24,6 +24,30 @@ fn thread_cpu_nanos() -> u64 {
         .unwrap_or(0)
 }
 
+/// Whether `BENCH_PIN` asks to pin worker threads, producers from CPU 0 up and consumers from
+/// CPU 1 up (modulo the CPUs available), so the scheduler's placement is not part of the noise.
+fn pinning() -> bool {
+    std::env::var_os("BENCH_PIN").is_some()
+}
+
+/// Pins the calling thread to `cpu` modulo the number of CPUs (Linux; a no-op elsewhere).
+fn pin_to(cpu: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        extern "C" {
+            fn sched_setaffinity(pid: i32, size: usize, mask: *const u64) -> i32;
+        }
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cpu = cpu % cpus;
+        let mut mask = [0u64; 16];
+        mask[cpu / 64] |= 1 << (cpu % 64);
+        // SAFETY: sched_setaffinity on the calling thread (pid 0) with a valid mask buffer.
+        unsafe { sched_setaffinity(0, std::mem::size_of_val(&mask), mask.as_ptr()) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cpu;
+}
+
 /// Runs `f` and adds the CPU time it used on this thread to `WORKER_CPU_NANOS`.
 fn counting_cpu(f: impl FnOnce()) {
     let before = thread_cpu_nanos();
@@ -47,8 +71,12 @@ pub fn transfer<Q: Sync>(
     let extra = all % consumers as u64; // consumer 0 takes the remainder
     let barrier = Barrier::new(producers + consumers + 1);
     thread::scope(|s| {
-        for _ in 0..producers {
-            s.spawn(|| {
+        for p in 0..producers {
+            let (barrier, send) = (&barrier, &send);
+            s.spawn(move || {
+                if pinning() {
+                    pin_to(p);
+                }
                 barrier.wait();
                 counting_cpu(|| {
                     for i in 0..per_producer {
@@ -60,6 +88,9 @@ pub fn transfer<Q: Sync>(
         for c in 0..consumers {
             let (barrier, recv) = (&barrier, &recv);
             s.spawn(move || {
+                if pinning() {
+                    pin_to(c + 1);
+                }
                 barrier.wait();
                 let n = per_consumer + if c == 0 { extra } else { 0 };
                 counting_cpu(|| {
