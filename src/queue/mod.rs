@@ -14,8 +14,10 @@
 //! # Waking
 //! A successful push wakes one parked receiver and a successful pop wakes one parked submitter
 //! (the protocol is in `waitlist.rs`); when nobody is parked that costs a fence and a relaxed
-//! load. Waiters spin for a few hundred nanoseconds before parking and never call
-//! `sched_yield`, so a blocked thread costs no CPU even when threads outnumber cores.
+//! load. Waiters spin for a few hundred nanoseconds before parking and never loop on
+//! `sched_yield`, so a blocked thread costs no CPU even when threads outnumber cores. (On a
+//! process confined to one CPU, where a spin cannot help, a waiter instead yields the CPU
+//! once before it parks, which usually hands it straight to the peer it waits for.)
 //!
 //! # Wait time
 //! [`QueueStats::wait`] is the time an item spent queued, from accepted to received, recorded
