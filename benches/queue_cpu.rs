@@ -24,7 +24,7 @@ use std::sync::atomic::Ordering;
 use support::{transfer, CAPACITY, CONFIGS, WORKER_CPU_NANOS};
 
 /// (capacity, items per run): capacity 1 moves fewer items, each one is a full hand-off.
-const SIZES: &[(usize, u64)] = &[(CAPACITY, 2_000_000), (1, 200_000)];
+const SIZES: &[(usize, u64)] = &[(CAPACITY, 2_000_000), (1, 200_000), (8, 500_000)];
 const RUNS: usize = 7;
 
 /// One run's (wall, cpu) nanoseconds per item.

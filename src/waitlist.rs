@@ -23,18 +23,33 @@
 //!   wakes one waiter when it completes, and every waker whose own operation succeeded and still
 //!   finds the condition true with waiters parked wakes one more ([`WaitList::pass_on`]), so the
 //!   chain of wakes reaches every item or slot that a spent wake was meant for.
+//!
+//! # Threads on their way
+//! Each list also counts the waiters a waker has popped that have not yet made their attempt
+//! after the wake (`waking`: incremented under the lock by the pop, decremented by the waiter
+//! after its attempt). A waiter of the opposite kind reads it as a hint to spin on rather than
+//! park while that thread is coming ([`spin_while`]). It is only a hint: it never decides
+//! whether anyone parks or is woken, so the protocol above alone rules out lost wake-ups.
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
 use crate::cancel::CancelToken;
-use crate::sync::{current_parker, fence, spin_then, Arc, AtomicUsize, Mutex, Ordering, Parker, Wake};
+use crate::sync::{
+    current_parker, fence, spin_then, spin_while, Arc, AtomicBool, AtomicUsize, Mutex, Ordering, Parker, Wake,
+};
 
 /// Parked threads waiting for one kind of event, woken in FIFO order.
 #[derive(Debug)]
 pub(crate) struct WaitList {
     /// How many are registered; read without the lock by wakers.
     count: AtomicUsize,
+    /// How many were popped by a waker and have not yet made their attempt after the wake:
+    /// threads on their way. A hint for waiters of the opposite kind (`spin_while`).
+    waking: AtomicUsize,
+    /// Whether one of our waiters is already in the extended spin for a helper on its way:
+    /// one at a time, so spinners never take every CPU from the helper they wait for.
+    spinning: AtomicBool,
     parked: Mutex<VecDeque<Arc<Parker>>>,
 }
 
@@ -47,7 +62,12 @@ pub(crate) enum Stop {
 
 impl WaitList {
     pub(crate) fn new() -> Self {
-        Self { count: AtomicUsize::new(0), parked: Mutex::new(VecDeque::new()) }
+        Self {
+            count: AtomicUsize::new(0),
+            waking: AtomicUsize::new(0),
+            spinning: AtomicBool::new(false),
+            parked: Mutex::new(VecDeque::new()),
+        }
     }
 
     /// Adds `parker` at the back (W1), then fences so the caller's re-check is ordered after
@@ -108,6 +128,7 @@ impl WaitList {
         if let Some(parker) = parked.pop_front() {
             // Relaxed: a hint, see `remove`.
             self.count.store(parked.len(), Ordering::Relaxed);
+            self.waking_add(1);
             // Unpark under the lock: the waiter's `remove` then sees "popped" only once the wake
             // is recorded in its parker, so the two never disagree (W2).
             parker.unpark();
@@ -120,6 +141,7 @@ impl WaitList {
         let mut parked = self.parked.lock();
         // Relaxed: a hint, see `remove`; the lock orders it for registrants.
         self.count.store(0, Ordering::Relaxed);
+        self.waking_add(parked.len());
         for parker in parked.drain(..) {
             parker.unpark();
         }
@@ -137,6 +159,37 @@ impl WaitList {
         }
     }
 
+    /// Whether a thread popped from this list is on its way: woken, its attempt not yet made.
+    /// A hint, for [`wait`](Self::wait)'s `helpers`.
+    #[inline]
+    pub(crate) fn is_waking(&self) -> bool {
+        // Relaxed: a hint for how long to spin; nothing is read through it.
+        self.waking.load(Ordering::Relaxed) != 0
+    }
+
+    /// Counts `n` popped waiters as on their way. Called under the list's lock, which orders
+    /// it before the popped waiter's `remove` (so `waking_done` never underflows).
+    fn waking_add(&self, n: usize) {
+        // Relaxed: a hint (see `is_waking`); the lock orders it before the matching done.
+        self.waking.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A popped waiter has made its attempt after the wake.
+    fn waking_done(&self) {
+        // Relaxed: a hint (see `is_waking`).
+        let before = self.waking.fetch_sub(1, Ordering::Relaxed);
+        debug_assert!(before > 0, "a waiter finished a wake nobody counted");
+    }
+
+    /// Whether nothing is in flight: nobody registered, nobody on their way, nobody spinning.
+    #[cfg(test)]
+    pub(crate) fn is_at_rest(&self) -> bool {
+        // Relaxed (all three): read by a test after every thread has been joined.
+        self.count.load(Ordering::Relaxed) == 0
+            && self.waking.load(Ordering::Relaxed) == 0
+            && !self.spinning.load(Ordering::Relaxed)
+    }
+
     /// Number of registered waiters (diagnostics and tests).
     pub(crate) fn waiting(&self) -> usize {
         // Relaxed: an instantaneous reading, synchronizes with nothing.
@@ -145,6 +198,10 @@ impl WaitList {
 
     /// Waits until `attempt` returns `Some`, the deadline passes, or `token` is cancelled.
     ///
+    /// `helpers` is the list whose waiters, once woken, make our condition true (a queue's
+    /// receivers free the slots its submitters wait for): while one of them is on its way the
+    /// waiter spins on instead of parking ([`spin_while`]).
+    ///
     /// `attempt` must be cheap and must not block; it is called after a short bounded spin,
     /// after every registration and after every wake. It returns `Some` both for success and for
     /// a terminal failure of the caller's own (such as "closed"). The caller has usually
@@ -152,6 +209,7 @@ impl WaitList {
     /// still made after the wake, so a wait that ends as the condition comes true reports success.
     pub(crate) fn wait<R>(
         &self,
+        helpers: &WaitList,
         deadline: Option<Instant>,
         token: Option<&CancelToken>,
         mut attempt: impl FnMut() -> Option<R>,
@@ -161,6 +219,9 @@ impl WaitList {
             return Err(stop);
         }
         if let Some(done) = spin_then(&mut attempt) {
+            return Ok(done);
+        }
+        if let Some(done) = self.spin_for(helpers, deadline, token, &mut attempt) {
             return Ok(done);
         }
         let parker = current_parker();
@@ -178,8 +239,12 @@ impl WaitList {
             let wake = parker.park(deadline);
             // Removed (or popped) before the attempt below, so a pop is always followed by an
             // attempt of ours (W2) and we owe no wake on.
-            self.remove(&parker);
-            if let Some(done) = attempt() {
+            let popped = !self.remove(&parker);
+            let done = attempt();
+            if popped {
+                self.waking_done();
+            }
+            if let Some(done) = done {
                 return Ok(done);
             }
             if wake == Wake::TimedOut {
@@ -191,10 +256,31 @@ impl WaitList {
         }
     }
 
+    /// The extended spin while a helper is on its way ([`spin_while`]), taken by one waiter of
+    /// this list at a time (the others park at once) and cut short by the deadline or a cancel.
+    fn spin_for<R>(
+        &self,
+        helpers: &WaitList,
+        deadline: Option<Instant>,
+        token: Option<&CancelToken>,
+        attempt: impl FnMut() -> Option<R>,
+    ) -> Option<R> {
+        // Relaxed: a hint; the swap only elects one spinner, nothing is published through it.
+        if !helpers.is_waking() || self.spinning.swap(true, Ordering::Relaxed) {
+            return None;
+        }
+        let coming = || helpers.is_waking() && !token.is_some_and(CancelToken::is_cancelled_explicitly);
+        let done = spin_while(attempt, coming, deadline);
+        // Relaxed: as above.
+        self.spinning.store(false, Ordering::Relaxed);
+        done
+    }
+
     /// Leaves the list after an attempt that may have preceded a pop: if we were popped, the
     /// wake may have been meant for a condition our attempt did not use, so pass it on (W2).
     fn leave_after_attempt(&self, parker: &Arc<Parker>) {
         if !self.remove(parker) {
+            self.waking_done();
             self.wake_one_slow();
         }
     }

@@ -426,3 +426,60 @@ fn many_threads_pass_every_item_exactly_once() {
         assert_eq!(all, (0..3 * per_producer).collect::<Vec<_>>());
     });
 }
+
+#[test]
+fn wake_hints_return_to_rest_after_hand_offs() {
+    // Every wake counted as "on its way" is finished by the woken thread, whether it then
+    // succeeded, timed out, or was released by close: the hint never sticks at non-zero, which
+    // would make later waiters spin for a helper that is not coming.
+    with_watchdog(|| {
+        let items = if cfg!(miri) { 30 } else { 20_000 };
+        let q = Arc::new(BoundedQueue::new(1));
+        let producers: Vec<_> = (0..2)
+            .map(|_| {
+                let q = q.clone();
+                thread::spawn(move || {
+                    for i in 0..items {
+                        if i % 2 == 0 {
+                            q.submit(i).unwrap();
+                        } else if let Err(e) = q.submit_timeout(i, Duration::from_micros(20)) {
+                            q.submit(e.into_inner()).unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        let consumer = {
+            let q = q.clone();
+            thread::spawn(move || {
+                let mut got = 0;
+                while q.recv().is_ok() {
+                    got += 1;
+                }
+                got
+            })
+        };
+        // A receiver that only times out, woken now and then.
+        let idler = {
+            let q = q.clone();
+            thread::spawn(move || {
+                let mut got = 0;
+                loop {
+                    match q.recv_timeout(Duration::from_micros(30)) {
+                        Ok(_) => got += 1,
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Closed) => return got,
+                    }
+                }
+            })
+        };
+        for p in producers {
+            p.join().unwrap();
+        }
+        q.close();
+        let got = consumer.join().unwrap() + idler.join().unwrap();
+        assert_eq!(got, 2 * items);
+        assert!(q.senders.is_at_rest(), "senders: {:?}", q.senders);
+        assert!(q.receivers.is_at_rest(), "receivers: {:?}", q.receivers);
+    });
+}
