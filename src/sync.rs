@@ -176,8 +176,9 @@ const PEER_PATIENCE: std::time::Duration = std::time::Duration::from_micros(50);
 /// this, two threads passing items one at a time fall into lock-step parking: each wakes the
 /// other and parks before the other arrives, so every item costs two wake-ups. Waiting out
 /// the one wake-up in flight puts both back on the spinning path. The spin ends as soon as the
-/// helper has tried (`coming()` turns false), so it is never longer than the wake-up it waits
-/// out, capped by [`PEER_PATIENCE`]. Never on one CPU (the helper cannot run while we spin) and
+/// helper has tried (`coming()` turns false), usually after one wake-up's latency, and never
+/// lasts more than [`PEER_PATIENCE`] (several helpers on their way, or wakes that keep coming,
+/// can keep `coming()` true that long). Never on one CPU (the helper cannot run while we spin) and
 /// never under loom; a `coming()` that is only a hint (a relaxed load) is enough, since a
 /// waiter that stops spinning still registers and re-checks before it parks.
 pub(crate) fn spin_while<R>(

@@ -28,8 +28,9 @@
 //! Each list also counts the waiters a waker has popped that have not yet made their attempt
 //! after the wake (`waking`: incremented under the lock by the pop, decremented by the waiter
 //! after its attempt). A waiter of the opposite kind reads it as a hint to spin on rather than
-//! park while that thread is coming ([`spin_while`]). It is only a hint: it never decides
-//! whether anyone parks or is woken, so the protocol above alone rules out lost wake-ups.
+//! park while that thread is coming ([`spin_while`]). It is only a hint: it decides whether a
+//! waiter spins a little longer before it registers, never who is woken or whether a
+//! registered waiter may sleep, so the protocol above alone rules out lost wake-ups.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -47,8 +48,10 @@ pub(crate) struct WaitList {
     /// How many were popped by a waker and have not yet made their attempt after the wake:
     /// threads on their way. A hint for waiters of the opposite kind (`spin_while`).
     waking: AtomicUsize,
-    /// Whether one of our waiters is already in the extended spin for a helper on its way:
-    /// one at a time, so spinners never take every CPU from the helper they wait for.
+    /// Whether one of our waiters is already in the extended spin for a helper on its way: one
+    /// per list at a time, so a crowd of waiters does not spin for the one helper coming. (A
+    /// queue's two lists never spin at once for long: submitters spin while it is full,
+    /// receivers while it is empty.)
     spinning: AtomicBool,
     parked: Mutex<VecDeque<Arc<Parker>>>,
 }
@@ -182,7 +185,7 @@ impl WaitList {
     }
 
     /// Whether nothing is in flight: nobody registered, nobody on their way, nobody spinning.
-    #[cfg(test)]
+    #[cfg(any(test, backpressure_loom))]
     pub(crate) fn is_at_rest(&self) -> bool {
         // Relaxed (all three): read by a test after every thread has been joined.
         self.count.load(Ordering::Relaxed) == 0
@@ -202,8 +205,9 @@ impl WaitList {
     /// receivers free the slots its submitters wait for): while one of them is on its way the
     /// waiter spins on instead of parking ([`spin_while`]).
     ///
-    /// `attempt` must be cheap and must not block; it is called after a short bounded spin,
-    /// after every registration and after every wake. It returns `Some` both for success and for
+    /// `attempt` must be cheap and must not block; it is called during the spins (after each
+    /// round: every ~1.6 µs in the extended spin), after every registration and after every
+    /// wake. It returns `Some` both for success and for
     /// a terminal failure of the caller's own (such as "closed"). The caller has usually
     /// made one attempt already (its fast path). On timeout or cancellation one last attempt is
     /// still made after the wake, so a wait that ends as the condition comes true reports success.
@@ -239,11 +243,9 @@ impl WaitList {
             let wake = parker.park(deadline);
             // Removed (or popped) before the attempt below, so a pop is always followed by an
             // attempt of ours (W2) and we owe no wake on.
-            let popped = !self.remove(&parker);
+            let arrived = Arrival((!self.remove(&parker)).then_some(self));
             let done = attempt();
-            if popped {
-                self.waking_done();
-            }
+            drop(arrived);
             if let Some(done) = done {
                 return Ok(done);
             }
@@ -269,11 +271,9 @@ impl WaitList {
         if !helpers.is_waking() || self.spinning.swap(true, Ordering::Relaxed) {
             return None;
         }
+        let _elected = Spinner(&self.spinning);
         let coming = || helpers.is_waking() && !token.is_some_and(CancelToken::is_cancelled_explicitly);
-        let done = spin_while(attempt, coming, deadline);
-        // Relaxed: as above.
-        self.spinning.store(false, Ordering::Relaxed);
-        done
+        spin_while(attempt, coming, deadline)
     }
 
     /// Leaves the list after an attempt that may have preceded a pop: if we were popped, the
@@ -283,6 +283,28 @@ impl WaitList {
             self.waking_done();
             self.wake_one_slow();
         }
+    }
+}
+
+/// Counts a popped waiter as arrived (`waking_done`) when dropped, after the attempt it owes
+/// the list, or during unwinding should that attempt panic, so the hint never sticks.
+struct Arrival<'a>(Option<&'a WaitList>);
+
+impl Drop for Arrival<'_> {
+    fn drop(&mut self) {
+        if let Some(list) = self.0 {
+            list.waking_done();
+        }
+    }
+}
+
+/// The elected spinner of a list (`spin_for`); gives the place up when dropped, panics included.
+struct Spinner<'a>(&'a AtomicBool);
+
+impl Drop for Spinner<'_> {
+    fn drop(&mut self) {
+        // Relaxed: a hint, as the swap that elected us.
+        self.0.store(false, Ordering::Relaxed);
     }
 }
 

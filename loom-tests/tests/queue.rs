@@ -19,6 +19,8 @@ fn producer_blocked_on_full_queue_is_woken_by_a_pop() {
         assert_eq!(q.recv(), Ok(1));
         assert_eq!(q.recv(), Ok(2));
         assert!(producer.join().unwrap().is_ok());
+        // Every wake counted as on its way was finished; nobody is left spinning or listed.
+        assert!(q.wait_lists_at_rest());
     });
 }
 
@@ -32,6 +34,8 @@ fn consumer_blocked_on_empty_queue_is_woken_by_a_push() {
         };
         q.submit(7).unwrap();
         assert_eq!(consumer.join().unwrap(), Ok(7));
+        // Every wake counted as on its way was finished; nobody is left spinning or listed.
+        assert!(q.wait_lists_at_rest());
     });
 }
 
@@ -52,6 +56,8 @@ fn close_wakes_a_blocked_producer_with_its_item() {
         }
         assert_eq!(q.try_recv(), Ok(1));
         assert_eq!(q.try_recv(), Err(TryRecvError::Closed));
+        // Every wake counted as on its way was finished; nobody is left spinning or listed.
+        assert!(q.wait_lists_at_rest());
     });
 }
 
@@ -69,6 +75,8 @@ fn close_wakes_a_blocked_consumer_after_it_drains() {
         assert!(accepted);
         assert_eq!(first, Ok(5));
         assert_eq!(second, Err(RecvError));
+        // Every wake counted as on its way was finished; nobody is left spinning or listed.
+        assert!(q.wait_lists_at_rest());
     });
 }
 
@@ -92,6 +100,8 @@ fn two_blocked_producers_are_each_woken_by_their_own_pop() {
         }
         got.sort_unstable();
         assert_eq!(got, [0, 1, 2]);
+        // Every wake counted as on its way was finished; nobody is left spinning or listed.
+        assert!(q.wait_lists_at_rest());
     });
 }
 
@@ -127,6 +137,8 @@ fn timeout_racing_a_pop_loses_neither_the_item_nor_the_slot() {
             Err(other) => panic!("{other:?}"),
         }
         blocking.join().unwrap().unwrap();
+        // Every wake counted as on its way was finished; nobody is left spinning or listed.
+        assert!(q.wait_lists_at_rest());
     });
 }
 
@@ -143,6 +155,8 @@ fn cancel_wakes_a_producer_blocked_on_its_token() {
         token.cancel();
         assert_eq!(producer.join().unwrap(), Err(SubmitTimeoutError::Cancelled(2)));
         assert_eq!(q.try_recv(), Ok(1));
+        // Every wake counted as on its way was finished; nobody is left spinning or listed.
+        assert!(q.wait_lists_at_rest());
     });
 }
 
@@ -170,5 +184,7 @@ fn cancel_racing_a_pop_either_submits_or_hands_the_item_back() {
             Err(SubmitTimeoutError::Cancelled(2)) => assert!(!left.contains(&2)),
             Err(other) => panic!("{other:?}"),
         }
+        // Every wake counted as on its way was finished; nobody is left spinning or listed.
+        assert!(q.wait_lists_at_rest());
     });
 }

@@ -70,6 +70,8 @@ fn two_blocked_submitters_two_pops_capacity_two() {
         for s in submitters {
             s.join().unwrap().unwrap();
         }
+        // Every wake counted as on its way was finished; nobody is left spinning or listed.
+        assert!(q.wait_lists_at_rest());
     });
 }
 
@@ -98,6 +100,8 @@ fn two_blocked_receivers_two_pushes_capacity_two() {
         let mut got: Vec<i32> = receivers.into_iter().map(|r| r.join().unwrap().unwrap()).collect();
         got.sort_unstable();
         assert_eq!(got, [1, 2]);
+        // Every wake counted as on its way was finished; nobody is left spinning or listed.
+        assert!(q.wait_lists_at_rest());
     });
 }
 
@@ -126,6 +130,8 @@ fn close_racing_an_unpublished_item_strands_a_receiver() {
         let results: Vec<_> = receivers.into_iter().map(|r| r.join().unwrap()).collect();
         let got = results.iter().filter(|r| r.is_ok()).count();
         assert_eq!(got, usize::from(accepted));
+        // Every wake counted as on its way was finished; nobody is left spinning or listed.
+        assert!(q.wait_lists_at_rest());
     });
 }
 
@@ -153,5 +159,7 @@ fn control_close_racing_a_publish_with_one_receiver() {
         } else {
             assert!(first.is_err() && second.is_err());
         }
+        // Every wake counted as on its way was finished; nobody is left spinning or listed.
+        assert!(q.wait_lists_at_rest());
     });
 }

@@ -15,16 +15,18 @@
 //! A successful push wakes one parked receiver and a successful pop wakes one parked submitter
 //! (the protocol is in `waitlist.rs`); when nobody is parked that costs a fence and a relaxed
 //! load. Waiters spin for a few hundred nanoseconds before parking and never loop on
-//! `sched_yield`, so a blocked thread costs no CPU even when threads outnumber cores.
+//! `sched_yield`; a parked thread costs no CPU, however many threads outnumber the cores.
 //!
 //! One exception to the short spin: while a thread of the *opposite* side has been woken and
 //! is on its way (a receiver that will free the slot a submitter waits for, or a submitter
 //! that will bring the item a receiver waits for), one waiter per side spins on until that
-//! thread has made its attempt, for at most ~50 µs. A wake-up takes far longer to arrive than
-//! a hand-off between running threads (~20 µs on a VM), so without this a producer and a
-//! consumer passing items through a small queue fall into lock-step parking, each waking the
-//! other and parking before it arrives: at capacity 1 that made every item cost two wake-ups
-//! (~40x slower than crossbeam-channel; with it, faster). On a process confined to one CPU,
+//! thread has made its attempt: at most ~50 µs, never past the waiter's deadline, and cut
+//! short by a cancel. (So a `submit_timeout` shorter than that may spend its whole timeout on
+//! the CPU, and only when the other side is itself waking up.) A wake-up takes far longer to
+//! arrive than a hand-off between running threads (~20 µs on a VM), so without this a
+//! producer and a consumer passing items through a small queue fall into lock-step parking,
+//! each waking the other and parking before it arrives: at capacity 1 that made every item
+//! cost two wake-ups (~40x slower than crossbeam-channel; with it, about as fast or faster). On a process confined to one CPU,
 //! where a spin cannot help, a waiter instead yields the CPU once before it parks, which
 //! usually hands it straight to the peer it waits for.
 //!
@@ -677,6 +679,14 @@ impl<T> BoundedQueue<T> {
         self.senders.wake_all();
         self.receivers.wake_all();
         closed
+    }
+
+    /// Loom models only: whether both wait lists are at rest (nobody registered, no woken
+    /// waiter still on its way, nobody spinning), which must hold once every thread is joined.
+    #[cfg(backpressure_loom)]
+    #[doc(hidden)]
+    pub fn wait_lists_at_rest(&self) -> bool {
+        self.senders.is_at_rest() && self.receivers.is_at_rest()
     }
 
     /// Whether [`close`](Self::close) was called.
