@@ -84,7 +84,7 @@ pub(crate) fn spin_hint() {
 }
 
 /// How many spin rounds a waiter makes before it parks: 1 + 2 + 4 `spin_loop` hints with an
-/// attempt after each round, a few hundred nanoseconds (a pause costs ~50 ns on the CI VMs).
+/// attempt after each round, a few hundred nanoseconds (a pause costs ~25-50 ns on the CI VMs).
 /// Loom gets none: spinning only
 /// multiplies the interleavings without adding any new ordering to check.
 /// (A function, not a constant, so the loom build's empty spin does not trip range lints.)

@@ -206,7 +206,7 @@ impl WaitList {
     /// waiter spins on instead of parking ([`spin_while`]).
     ///
     /// `attempt` must be cheap and must not block; it is called during the spins (after each
-    /// round: every ~1.6 µs in the extended spin), after every registration and after every
+    /// round: every 64 pauses, ~2-3 µs, in the extended spin), after every registration and after every
     /// wake. It returns `Some` both for success and for
     /// a terminal failure of the caller's own (such as "closed"). The caller has usually
     /// made one attempt already (its fast path). On timeout or cancellation one last attempt is

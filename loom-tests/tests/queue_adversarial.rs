@@ -79,7 +79,7 @@ fn two_blocked_submitters_two_pops_capacity_two() {
 /// receivers must get an item. Producer A claims position 0 and is preempted before
 /// publishing; producer B publishes position 1 and wakes receiver 1, whose pop stops at the
 /// unpublished position 0 ("empty"); it re-queues behind receiver 2, A's wake goes to 2, and
-/// receiver 1 sleeps forever while item B sits in the queue.
+/// receiver 1 slept forever while item B sat in the queue (before baton passing).
 #[test]
 fn two_blocked_receivers_two_pushes_capacity_two() {
     builder().check(|| {
@@ -108,8 +108,9 @@ fn two_blocked_receivers_two_pushes_capacity_two() {
 /// Capacity 1. Two receivers are parked; a producer claims the slot and, before it publishes,
 /// the queue is closed. Close wakes both receivers, both see "empty but not closed-and-drained"
 /// (the accepted item is unpublished) and park again. The publish wakes one, which takes the
-/// item; nothing ever wakes the other, although the queue is now closed and drained: its
-/// `recv()` never returns `Err(RecvError)`.
+/// item. Before the fix nothing ever woke the other, although the queue was then closed and
+/// drained: its `recv()` never returned `Err(RecvError)`. Now the receiver that takes the
+/// last item after the close wakes the rest.
 #[test]
 fn close_racing_an_unpublished_item_strands_a_receiver() {
     builder().check(|| {
@@ -136,7 +137,7 @@ fn close_racing_an_unpublished_item_strands_a_receiver() {
 }
 
 /// Control for the harness above (passes): the same race with *one* parked receiver is fine,
-/// so the deadlocks reported above are not an artefact of `wait_parked`.
+/// so the deadlocks these models reported before the fix were not an artefact of `wait_parked`.
 #[test]
 fn control_close_racing_a_publish_with_one_receiver() {
     builder().check(|| {

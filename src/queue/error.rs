@@ -127,6 +127,26 @@ impl<T> SubmitError<T> {
     pub fn into_inner(self) -> T {
         self.0
     }
+
+    /// A reference to the refused item, as the other queue errors offer.
+    ///
+    /// ```
+    /// use backpressure::SubmitError;
+    /// assert_eq!(SubmitError("job").item(), &"job");
+    /// ```
+    pub fn item(&self) -> &T {
+        &self.0
+    }
+
+    /// Always `true`: blocking [`submit`](crate::BoundedQueue::submit) is refused only by a
+    /// closed queue. Here so code written against the other queue errors reads the same.
+    ///
+    /// ```
+    /// assert!(backpressure::SubmitError(1).is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        true
+    }
 }
 
 impl<T> fmt::Debug for SubmitError<T> {

@@ -13,8 +13,10 @@
 //!
 //! # Waking
 //! A successful push wakes one parked receiver and a successful pop wakes one parked submitter
-//! (the protocol is in `waitlist.rs`); when nobody is parked that costs a fence and a relaxed
-//! load. Waiters spin for a few hundred nanoseconds before parking and never loop on
+//! (the protocol is in `waitlist.rs`). Each may also pass a baton: a push that finds slots
+//! still free while submitters are parked wakes one of them too, and a pop likewise for
+//! receivers, so a wake spent on a slot a peer was still busy with is never lost (W3 in
+//! `waitlist.rs`). When nobody is parked all that costs a fence and two relaxed loads. Waiters spin for a few hundred nanoseconds before parking and never loop on
 //! `sched_yield`; a parked thread costs no CPU, however many threads outnumber the cores.
 //!
 //! One exception to the short spin: while a thread of the *opposite* side has been woken and
