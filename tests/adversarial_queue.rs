@@ -519,7 +519,7 @@ fn exactly_once_across_capacities_with_a_drop_mid_wrap() {
                             } else {
                                 match q.recv_timeout(Duration::from_micros(30)) {
                                     Ok(v) => Some(v),
-                                    Err(RecvTimeoutError::Timeout) => continue,
+                                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Cancelled) => continue,
                                     Err(RecvTimeoutError::Closed) => None,
                                 }
                             };

@@ -213,6 +213,9 @@ fn bounded_queue() {
     assert_eq!(q.try_recv(), Err(TryRecvError::Empty));
     let got: Result<u32, RecvTimeoutError> = q.recv_timeout(Duration::ZERO);
     assert_eq!(got, Err(RecvTimeoutError::Timeout));
+    // Beside API.md: the receive side's counterpart of submit_cancellable.
+    let got: Result<u32, RecvTimeoutError> = q.recv_cancellable(&token);
+    assert_eq!(got, Err(RecvTimeoutError::Cancelled));
 
     // Blocking forms, only where they succeed at once.
     let r: Result<(), SubmitError<u32>> = q.submit(7);

@@ -57,13 +57,22 @@ fn submit_somehow(q: &BoundedQueue<Tracked>, mut item: Tracked, token: &CancelTo
 }
 
 fn receive_somehow(q: &BoundedQueue<Tracked>, round: usize) -> Option<Option<Tracked>> {
-    match round % 3 {
+    let waited = |got: Result<Tracked, backpressure::RecvTimeoutError>| match got {
+        Ok(item) => Some(Some(item)),
+        Err(backpressure::RecvTimeoutError::Timeout | backpressure::RecvTimeoutError::Cancelled) => Some(None),
+        Err(backpressure::RecvTimeoutError::Closed) => None,
+    };
+    match round % 4 {
         0 => q.recv().ok().map(Some),
-        1 => match q.recv_timeout(Duration::from_micros(200)) {
-            Ok(item) => Some(Some(item)),
-            Err(backpressure::RecvTimeoutError::Timeout) => Some(None),
-            Err(backpressure::RecvTimeoutError::Closed) => None,
-        },
+        1 => waited(q.recv_timeout(Duration::from_micros(200))),
+        3 => {
+            // A token that runs out (Timeout) or one cancelled already (an item still wins).
+            let token = CancelToken::with_timeout(Duration::from_micros(200));
+            if round % 8 == 3 {
+                token.cancel();
+            }
+            waited(q.recv_cancellable(&token))
+        }
         _ => match q.try_recv() {
             Ok(item) => Some(Some(item)),
             Err(backpressure::TryRecvError::Empty) => Some(None),

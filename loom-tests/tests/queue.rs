@@ -2,7 +2,7 @@
 //! and parking, close wakes every sleeper, and a timeout racing a wake loses no item or slot.
 #![cfg(backpressure_loom)]
 
-use backpressure::{BoundedQueue, RecvError, SubmitError, SubmitTimeoutError, TryRecvError};
+use backpressure::{BoundedQueue, RecvError, RecvTimeoutError, SubmitError, SubmitTimeoutError, TryRecvError};
 use loom::sync::Arc;
 use loom::thread;
 use std::time::Duration;
@@ -182,6 +182,32 @@ fn cancel_racing_a_pop_either_submits_or_hands_the_item_back() {
         match submitted {
             Ok(()) => assert!(left.contains(&2)),
             Err(SubmitTimeoutError::Cancelled(2)) => assert!(!left.contains(&2)),
+            Err(other) => panic!("{other:?}"),
+        }
+        // Every wake counted as on its way was finished; nobody is left spinning or listed.
+        assert!(q.wait_lists_at_rest());
+    });
+}
+
+#[test]
+fn cancel_racing_a_push_either_delivers_or_leaves_the_item_queued() {
+    loom::model(|| {
+        let q = Arc::new(BoundedQueue::new(1));
+        let token = backpressure::CancelToken::new();
+        let consumer = {
+            let (q, token) = (q.clone(), token.clone());
+            thread::spawn(move || q.recv_cancellable(&token))
+        };
+        let pusher = {
+            let q = q.clone();
+            thread::spawn(move || q.try_submit(9).is_ok())
+        };
+        token.cancel();
+        let got = consumer.join().unwrap();
+        assert!(pusher.join().unwrap(), "the queue was empty");
+        match got {
+            Ok(item) => assert_eq!(item, 9),
+            Err(RecvTimeoutError::Cancelled) => assert_eq!(q.try_recv(), Ok(9)),
             Err(other) => panic!("{other:?}"),
         }
         // Every wake counted as on its way was finished; nobody is left spinning or listed.

@@ -191,7 +191,9 @@ impl fmt::Display for TryRecvError {
 
 impl Error for TryRecvError {}
 
-/// Why [`recv_timeout`](crate::BoundedQueue::recv_timeout) returned no item.
+/// Why [`recv_timeout`](crate::BoundedQueue::recv_timeout),
+/// [`recv_deadline`](crate::BoundedQueue::recv_deadline) or
+/// [`recv_cancellable`](crate::BoundedQueue::recv_cancellable) returned no item.
 ///
 /// ```
 /// use backpressure::{BoundedQueue, RecvTimeoutError};
@@ -205,6 +207,9 @@ pub enum RecvTimeoutError {
     Timeout,
     /// The queue is closed and everything accepted has been received.
     Closed,
+    /// The token passed to [`recv_cancellable`](crate::BoundedQueue::recv_cancellable) was
+    /// cancelled before an item arrived (never returned by the other calls).
+    Cancelled,
 }
 
 impl fmt::Display for RecvTimeoutError {
@@ -212,6 +217,7 @@ impl fmt::Display for RecvTimeoutError {
         f.write_str(match self {
             Self::Timeout => "timed out waiting for an item",
             Self::Closed => "queue is closed and drained",
+            Self::Cancelled => "cancelled while waiting for an item",
         })
     }
 }

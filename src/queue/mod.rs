@@ -602,7 +602,7 @@ impl<T> BoundedQueue<T> {
     /// assert!(q.recv().is_err());
     /// ```
     pub fn recv(&self) -> Result<T, RecvError> {
-        self.recv_until(None).map_err(|_| RecvError)
+        self.recv_until(None, None).map_err(|_| RecvError)
     }
 
     /// Takes the front item, waiting at most `timeout`. `Duration::ZERO` tries once;
@@ -619,7 +619,7 @@ impl<T> BoundedQueue<T> {
     /// assert_eq!(q.recv_timeout(Duration::from_millis(1)), Err(RecvTimeoutError::Timeout));
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        self.recv_until(crate::deadline::after(timeout))
+        self.recv_until(crate::deadline::after(timeout), None)
     }
 
     /// Takes the front item, waiting until `deadline` at most.
@@ -633,10 +633,47 @@ impl<T> BoundedQueue<T> {
     /// assert!(q.recv_deadline(Instant::now()).is_err());
     /// ```
     pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
-        self.recv_until(Some(deadline))
+        self.recv_until(Some(deadline), None)
     }
 
-    fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+    /// Takes the front item, waiting until one arrives or `token` is cancelled or reaches its
+    /// deadline: a consumer that serves a request, or that must stop on shutdown without the
+    /// queue being closed.
+    ///
+    /// # Errors
+    /// [`RecvTimeoutError::Cancelled`] if `token` is (or becomes) cancelled,
+    /// [`RecvTimeoutError::Timeout`] at the token's deadline, [`RecvTimeoutError::Closed`] once
+    /// the queue is closed and drained. A queued item wins over a token that is already
+    /// cancelled: if one can be taken at once, it is returned.
+    ///
+    /// ```
+    /// use backpressure::{BoundedQueue, CancelToken, RecvTimeoutError};
+    /// use std::{sync::Arc, thread, time::Duration};
+    /// let q = Arc::new(BoundedQueue::<u32>::new(4));
+    /// let shutdown = CancelToken::new();
+    /// let consumer = {
+    ///     let (q, shutdown) = (Arc::clone(&q), shutdown.clone());
+    ///     thread::spawn(move || {
+    ///         let mut handled = 0;
+    ///         while q.recv_cancellable(&shutdown).is_ok() {
+    ///             handled += 1;
+    ///         }
+    ///         handled
+    ///     })
+    /// };
+    /// q.submit(1).unwrap();
+    /// while !q.is_empty() {
+    ///     thread::sleep(Duration::from_millis(1));
+    /// }
+    /// shutdown.cancel(); // wakes the blocked consumer; the queue itself stays open
+    /// assert_eq!(consumer.join().unwrap(), 1);
+    /// assert_eq!(q.recv_cancellable(&shutdown), Err(RecvTimeoutError::Cancelled));
+    /// ```
+    pub fn recv_cancellable(&self, token: &CancelToken) -> Result<T, RecvTimeoutError> {
+        self.recv_until(None, Some(token))
+    }
+
+    fn recv_until(&self, deadline: Option<Instant>, token: Option<&CancelToken>) -> Result<T, RecvTimeoutError> {
         let attempt = || match self.ring.pop() {
             Ok(popped) => Some(Ok(popped)),
             Err(PopError::Closed) => Some(Err(RecvTimeoutError::Closed)),
@@ -644,9 +681,12 @@ impl<T> BoundedQueue<T> {
         };
         let outcome = match attempt() {
             Some(done) => done,
-            None => {
-                self.receivers.wait(&self.senders, deadline, None, attempt).unwrap_or(Err(RecvTimeoutError::Timeout))
-            }
+            None => self.receivers.wait(&self.senders, deadline, token, attempt).unwrap_or_else(|stop| {
+                Err(match stop {
+                    Stop::TimedOut => RecvTimeoutError::Timeout,
+                    Stop::Cancelled => RecvTimeoutError::Cancelled,
+                })
+            }),
         };
         match outcome {
             Ok(popped) => {
@@ -659,7 +699,7 @@ impl<T> BoundedQueue<T> {
                 self.receivers.wake_all_waiting();
                 Err(RecvTimeoutError::Closed)
             }
-            Err(RecvTimeoutError::Timeout) => Err(RecvTimeoutError::Timeout),
+            Err(stopped) => Err(stopped),
         }
     }
 

@@ -177,6 +177,57 @@ fn cancelling_a_parent_wakes_a_submit_blocked_on_its_child() {
 }
 
 #[test]
+fn recv_cancellable_on_a_cancelled_token_still_takes_a_queued_item() {
+    let q = BoundedQueue::new(1);
+    q.try_submit(1).unwrap();
+    let token = CancelToken::new();
+    token.cancel();
+    assert_eq!(q.recv_cancellable(&token), Ok(1));
+    assert_eq!(q.recv_cancellable(&token), Err(RecvTimeoutError::Cancelled));
+}
+
+#[test]
+fn recv_cancellable_times_out_at_the_token_deadline() {
+    let q = BoundedQueue::<u8>::new(1);
+    let token = CancelToken::with_timeout(SHORT);
+    assert_eq!(q.recv_cancellable(&token), Err(RecvTimeoutError::Timeout));
+}
+
+#[test]
+fn cancelling_wakes_a_blocked_receiver_and_leaves_the_queue_open() {
+    with_watchdog(|| {
+        let q = BoundedQueue::<u8>::new(1);
+        let parent = CancelToken::new();
+        let child = parent.child();
+        let canceller = later(move || parent.cancel());
+        assert_eq!(q.recv_cancellable(&child), Err(RecvTimeoutError::Cancelled));
+        canceller.join().unwrap();
+        assert!(!q.is_closed());
+        q.try_submit(3).unwrap();
+        assert_eq!(q.recv_cancellable(&CancelToken::new()), Ok(3));
+        assert!(q.receivers.is_at_rest());
+    });
+}
+
+#[test]
+fn recv_cancellable_sees_closed_once_drained() {
+    with_watchdog(|| {
+        let q = Arc::new(BoundedQueue::<u8>::new(2));
+        q.try_submit(1).unwrap();
+        let token = CancelToken::new();
+        assert_eq!(q.recv_cancellable(&token), Ok(1));
+        let closer = {
+            let q = q.clone();
+            later(move || {
+                q.close();
+            })
+        };
+        assert_eq!(q.recv_cancellable(&token), Err(RecvTimeoutError::Closed));
+        closer.join().unwrap();
+    });
+}
+
+#[test]
 fn close_wakes_every_blocked_submitter_with_its_item() {
     with_watchdog(|| {
         let q = Arc::new(BoundedQueue::new(1));
@@ -467,7 +518,7 @@ fn wake_hints_return_to_rest_after_hand_offs() {
                 loop {
                     match q.recv_timeout(Duration::from_micros(30)) {
                         Ok(_) => got += 1,
-                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Cancelled) => {}
                         Err(RecvTimeoutError::Closed) => return got,
                     }
                 }
