@@ -206,35 +206,37 @@ impl WaitList {
     /// waiter spins on instead of parking ([`spin_while`]).
     ///
     /// `attempt` must be cheap and must not block; it is called during the spins (after each
-    /// round: every 64 pauses, ~2-3 µs, in the extended spin), after every registration and after every
-    /// wake. It returns `Some` both for success and for
-    /// a terminal failure of the caller's own (such as "closed"). The caller has usually
+    /// round: every 64 pauses, ~2-3 µs, in the extended spin), after every registration and
+    /// after every wake. It returns `true` both for success and for a terminal failure of the
+    /// caller's own (such as "closed"), and keeps what it got in the caller's frame: no item
+    /// travels through this loop by value, so a large `T` is not copied from frame to frame. The caller has usually
     /// made one attempt already (its fast path). On timeout or cancellation one last attempt is
     /// still made after the wake, so a wait that ends as the condition comes true reports success.
-    pub(crate) fn wait<R>(
+    pub(crate) fn wait(
         &self,
         helpers: &WaitList,
         deadline: Option<Instant>,
         token: Option<&CancelToken>,
-        mut attempt: impl FnMut() -> Option<R>,
-    ) -> Result<R, Stop> {
+        mut attempt: impl FnMut() -> bool,
+    ) -> Result<(), Stop> {
         let deadline = crate::deadline::earliest(deadline, token.and_then(CancelToken::deadline));
         if let Some(stop) = stop_reason(deadline, token) {
             return Err(stop);
         }
-        if let Some(done) = spin_then(&mut attempt) {
-            return Ok(done);
+        let mut attempt_once = || attempt().then_some(());
+        if spin_then(&mut attempt_once).is_some() {
+            return Ok(());
         }
-        if let Some(done) = self.spin_for(helpers, deadline, token, &mut attempt) {
-            return Ok(done);
+        if self.spin_for(helpers, deadline, token, &mut attempt_once).is_some() {
+            return Ok(());
         }
         let parker = current_parker();
         let _on_token = token.map(|t| t.watch(&parker));
         loop {
             self.register(&parker);
-            if let Some(done) = attempt() {
+            if attempt() {
                 self.leave_after_attempt(&parker);
-                return Ok(done);
+                return Ok(());
             }
             if let Some(stop) = stop_reason(deadline, token) {
                 self.leave_after_attempt(&parker);
@@ -246,8 +248,8 @@ impl WaitList {
             let arrived = Arrival((!self.remove(&parker)).then_some(self));
             let done = attempt();
             drop(arrived);
-            if let Some(done) = done {
-                return Ok(done);
+            if done {
+                return Ok(());
             }
             if wake == Wake::TimedOut {
                 return Err(stop_reason(deadline, token).unwrap_or(Stop::TimedOut));

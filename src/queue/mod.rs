@@ -138,12 +138,17 @@ impl<T> Slots<T> {
         }
     }
 
-    /// Pops the front item with its stamp (0 when not stamped).
+    /// Pops the front item; its stamp goes to `stamp` (left alone when not stamped). The item
+    /// comes back as the ring returned it, not repacked with its stamp, so a large `T` is not
+    /// copied once more on the way out.
     #[inline]
-    fn pop(&self) -> Result<(T, u64), PopError> {
+    fn pop(&self, stamp: &mut u64) -> Result<T, PopError> {
         match self {
-            Self::Plain(ring) => ring.pop().map(|item| (item, 0)),
-            Self::Stamped(ring) => ring.pop().map(|entry| (entry.item, entry.stamp)),
+            Self::Plain(ring) => ring.pop(),
+            Self::Stamped(ring) => ring.pop().map(|entry| {
+                *stamp = entry.stamp;
+                entry.item
+            }),
         }
     }
 }
@@ -324,13 +329,12 @@ impl<T> BoundedQueue<T> {
         self.clock.now()
     }
 
-    /// Records the wait of a received item if it was sampled.
+    /// Records the wait of a received item if it was sampled (`stamp` not 0).
     #[inline]
-    fn received(&self, (item, stamp): (T, u64)) -> T {
+    fn received(&self, stamp: u64) {
         if stamp != 0 {
             self.record_wait(stamp);
         }
-        item
     }
 
     /// The clock read and histogram update of a sampled receive, out of line.
@@ -529,30 +533,39 @@ impl<T> BoundedQueue<T> {
             }
         };
         let started = Instant::now();
+        // The item stays in this frame while we wait (a refused push hands it back here), and
+        // the attempt reports only what happened: a large `T` is not carried through the loop.
         let mut held = Some(item);
+        let mut accepted_at = None;
         let outcome = self.senders.wait(&self.receivers, deadline, token, || {
-            let item = held.take().expect("the wait loop stops at the first Some");
+            let item = held.take().expect("the wait loop stops at the first success");
             // A sampled item is stamped again: its wait counts from acceptance, not the first try.
             match self.ring.push(item, || if sampled { self.stamp_now() } else { 0 }) {
-                Ok(position) => Some(Ok(position)),
-                Err(PushError::Closed(item)) => Some(Err(item)),
+                Ok(position) => {
+                    accepted_at = Some(position);
+                    true
+                }
+                Err(PushError::Closed(item)) => {
+                    held = Some(item);
+                    true
+                }
                 Err(PushError::Full(item)) => {
                     held = Some(item);
-                    None
+                    false
                 }
             }
         });
         self.submit_wait.record(started.elapsed());
-        match outcome {
-            Ok(Ok(position)) => {
+        match (outcome, accepted_at) {
+            (Ok(()), Some(position)) => {
                 self.accepted(position);
                 Ok(())
             }
-            Ok(Err(item)) => {
+            (Ok(()), None) => {
                 self.count(&self.counters.rejected_closed);
-                Err(Refused::Closed(item))
+                Err(Refused::Closed(held.take().expect("a refused item is held")))
             }
-            Err(stop) => {
+            (Err(stop), _) => {
                 let counter = match stop {
                     Stop::TimedOut => &self.counters.timed_out,
                     Stop::Cancelled => &self.counters.cancelled,
@@ -576,10 +589,12 @@ impl<T> BoundedQueue<T> {
     /// assert!(q.try_recv().is_err());
     /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        match self.ring.pop() {
-            Ok(popped) => {
+        let mut stamp = 0;
+        match self.ring.pop(&mut stamp) {
+            Ok(item) => {
                 self.taken();
-                Ok(self.received(popped))
+                self.received(stamp);
+                Ok(item)
             }
             Err(PopError::Empty) => Err(TryRecvError::Empty),
             Err(PopError::Closed) => {
@@ -674,32 +689,36 @@ impl<T> BoundedQueue<T> {
     }
 
     fn recv_until(&self, deadline: Option<Instant>, token: Option<&CancelToken>) -> Result<T, RecvTimeoutError> {
-        let attempt = || match self.ring.pop() {
-            Ok(popped) => Some(Ok(popped)),
-            Err(PopError::Closed) => Some(Err(RecvTimeoutError::Closed)),
-            Err(PopError::Empty) => None,
+        // What the successful attempt got stays in this frame; the attempt only says whether
+        // to stop, so a large `T` is not carried through the wait loop.
+        let (mut got, mut stamp) = (None, 0);
+        let mut attempt = || match self.ring.pop(&mut stamp) {
+            Err(PopError::Empty) => false,
+            done => {
+                got = Some(done);
+                true
+            }
         };
-        let outcome = match attempt() {
-            Some(done) => done,
-            None => self.receivers.wait(&self.senders, deadline, token, attempt).unwrap_or_else(|stop| {
-                Err(match stop {
+        if !attempt() {
+            if let Err(stop) = self.receivers.wait(&self.senders, deadline, token, &mut attempt) {
+                return Err(match stop {
                     Stop::TimedOut => RecvTimeoutError::Timeout,
                     Stop::Cancelled => RecvTimeoutError::Cancelled,
-                })
-            }),
-        };
-        match outcome {
-            Ok(popped) => {
+                });
+            }
+        }
+        match got {
+            Some(Ok(item)) => {
                 self.taken();
-                Ok(self.received(popped))
+                self.received(stamp);
+                Ok(item)
             }
             // Closed and drained is final for every receiver: release any still parked (one may
             // have parked on an item that was in flight at the close, W3).
-            Err(RecvTimeoutError::Closed) => {
+            _ => {
                 self.receivers.wake_all_waiting();
                 Err(RecvTimeoutError::Closed)
             }
-            Err(stopped) => Err(stopped),
         }
     }
 

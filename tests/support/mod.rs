@@ -17,7 +17,12 @@ pub fn with_watchdog<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) 
 /// [`with_watchdog`] with a chosen limit.
 pub fn with_watchdog_for<R: Send + 'static>(limit: Duration, f: impl FnOnce() -> R + Send + 'static) -> R {
     let (tx, rx) = mpsc::channel();
-    let worker = thread::spawn(move || tx.send(f()).unwrap());
+    // A big stack: some bodies move multi-MiB items by value (adversarial_queue's are 8 MiB);
+    // the default 2 MiB overflowed there. Only reserved address space until touched.
+    let worker = thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(move || tx.send(f()).unwrap())
+        .expect("spawn the watchdog's worker");
     match rx.recv_timeout(limit) {
         Ok(result) => result,
         Err(mpsc::RecvTimeoutError::Disconnected) => std::panic::resume_unwind(worker.join().unwrap_err()),
