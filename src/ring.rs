@@ -87,10 +87,17 @@ unsafe impl<T: Send> Send for Ring<T> {}
 // SAFETY: as above; `&Ring` only lets threads move values in and out, exclusively per slot.
 unsafe impl<T: Send> Sync for Ring<T> {}
 
-/// Why [`Ring::push`] refused an item.
+/// Why [`Ring::push`] refused an item; it hands the item back.
 pub(crate) enum PushError<T> {
     Full(T),
     Closed(T),
+}
+
+/// Why [`Ring::push_from`] refused an item (the item stays with the caller).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PushRefused {
+    Full,
+    Closed,
 }
 
 /// Why [`Ring::pop`] returned nothing.
@@ -230,14 +237,48 @@ impl<T> Ring<T> {
     // ---- crate-internal steps used by `BoundedQueue` ----
 
     /// `try_push` that tells "full" from "closed"; on success returns the claimed position.
+    /// The item travels by value, which suits small items (they stay in registers).
     #[inline]
     pub(crate) fn push(&self, item: T) -> Result<usize, PushError<T>> {
+        match self.claim() {
+            Ok((slot, position)) => {
+                // SAFETY: R1, `claim` moved `tail` past `position`; the slot is ours to write.
+                unsafe { self.publish(slot, position, item) };
+                Ok(position)
+            }
+            Err(PushRefused::Full) => Err(PushError::Full(item)),
+            Err(PushRefused::Closed) => Err(PushError::Closed(item)),
+        }
+    }
+
+    /// [`push`](Self::push) for large items: the item is moved out of `item` only into the slot
+    /// this call claimed, and a refused item stays where it is, so a caller that retries (a
+    /// blocked submitter) does not move a large `T` back and forth.
+    ///
+    /// # Panics
+    /// If `item` is `None`; checked before anything is claimed.
+    #[inline]
+    pub(crate) fn push_from(&self, item: &mut Option<T>) -> Result<usize, PushRefused> {
+        assert!(item.is_some(), "push_from needs an item");
+        let (slot, position) = self.claim()?;
+        // Cannot fail: checked above, and `item` is ours alone (`&mut`).
+        let Some(value) = item.take() else { unreachable!("checked before the claim") };
+        // SAFETY: R1, `claim` moved `tail` past `position`; the slot is ours to write.
+        unsafe { self.publish(slot, position, value) };
+        Ok(position)
+    }
+
+    /// Claims the slot at the back: moves `tail` past its position (R1) and returns the slot
+    /// and the position, which the caller must then `publish` without fail (nothing between
+    /// the two may panic, or the slot would stay claimed forever).
+    #[inline(always)]
+    fn claim(&self) -> Result<(&Slot<T>, usize), PushRefused> {
         // Relaxed: a starting guess; the CAS in `claim_tail` validates it.
         let mut tail = self.tail.load(Ordering::Relaxed);
         let mut lost = 0;
         loop {
             if tail & self.closed_bit != 0 {
-                return Err(PushError::Closed(item));
+                return Err(PushRefused::Closed);
             }
             let slot = &self.slots[self.index_of(tail)];
             // Acquire: pairs with the Release in `pop` that handed the slot back, so our write
@@ -245,11 +286,7 @@ impl<T> Ring<T> {
             let stamp = slot.stamp.load(Ordering::Acquire);
             if stamp == tail {
                 match self.claim_tail(tail) {
-                    Ok(()) => {
-                        // SAFETY: R1, our CAS claimed position `tail`; the slot is ours to write.
-                        unsafe { self.publish(slot, tail, item) };
-                        return Ok(tail);
-                    }
+                    Ok(()) => return Ok((slot, tail)),
                     Err(now) => {
                         contention_backoff(lost);
                         lost += 1;
@@ -259,7 +296,7 @@ impl<T> Ring<T> {
             } else if stamp.wrapping_add(self.one_lap) == tail.wrapping_add(1) {
                 // Last lap's item is still here: the ring is full (or that item's consumer has
                 // claimed it and is mid-take). By R4 `tail` has not moved on.
-                return Err(PushError::Full(item));
+                return Err(PushRefused::Full);
             } else {
                 // Another producer claimed `tail` first (its item is here or being written), or
                 // a producer of the previous lap is still writing this slot (the ring is full).
@@ -270,7 +307,7 @@ impl<T> Ring<T> {
                 // position, its CAS happened before the stamp we acquired, so we see it moved.
                 let now = self.tail.load(Ordering::Relaxed);
                 if now == tail {
-                    return Err(PushError::Full(item));
+                    return Err(PushRefused::Full);
                 }
                 tail = now;
             }
@@ -592,7 +629,9 @@ mod tests {
         ring.try_push(1).unwrap();
         assert!(ring.close());
         assert!(!ring.close());
-        assert!(matches!(ring.push(2), Err(PushError::Closed(2))));
+        let mut two = Some(2);
+        assert_eq!(ring.push_from(&mut two), Err(PushRefused::Closed));
+        assert_eq!(two, Some(2), "a refused item stays with the caller");
         assert_eq!(ring.pop(), Ok(1));
         assert_eq!(ring.pop(), Err(PopError::Closed));
     }
