@@ -565,21 +565,38 @@ impl<T> BoundedQueue<T> {
             sampled = stamp != 0;
             stamp
         };
+        // The fast path, as `try_submit`; waiting is out of line, so this stays small enough to
+        // inline into every caller.
+        match self.ring.push(item, first_stamp) {
+            Ok(position) => {
+                self.accepted(position);
+                Ok(())
+            }
+            Err(PushError::Closed(item)) => {
+                self.count(&self.counters.rejected_closed);
+                Err(Refused::Closed(item))
+            }
+            Err(PushError::Full(item)) => {
+                self.saw_full();
+                self.wait_for_space(item, sampled, deadline, token)
+            }
+        }
+    }
+
+    /// The blocking part of a submit whose first try found the queue full: park on `senders`
+    /// until space, close, deadline or cancellation.
+    #[cold]
+    fn wait_for_space(
+        &self,
+        item: T,
+        sampled: bool,
+        deadline: Option<Instant>,
+        token: Option<&CancelToken>,
+    ) -> Result<(), Refused<T>> {
         // The item stays in this frame until a push moves it into its slot (a refused push
         // leaves it here), and attempts report only what happened: a large `T` is not moved
         // back and forth on every retry.
         let mut held = Some(item);
-        match self.ring.push_from(&mut held, first_stamp) {
-            Ok(position) => {
-                self.accepted(position);
-                return Ok(());
-            }
-            Err(PushRefused::Closed) => {
-                self.count(&self.counters.rejected_closed);
-                return Err(Refused::Closed(refused(held)));
-            }
-            Err(PushRefused::Full) => self.saw_full(),
-        }
         let started = Instant::now();
         let mut accepted_at = None;
         let outcome = self.senders.wait(&self.receivers, deadline, token, || {
@@ -727,6 +744,26 @@ impl<T> BoundedQueue<T> {
     }
 
     fn recv_until(&self, deadline: Option<Instant>, token: Option<&CancelToken>) -> Result<T, RecvTimeoutError> {
+        // The fast path, as `try_recv`; waiting is out of line.
+        let mut stamp = 0;
+        match self.ring.pop(&mut stamp) {
+            Ok(item) => {
+                self.taken();
+                self.received(stamp);
+                Ok(item)
+            }
+            Err(PopError::Closed) => {
+                self.receivers.wake_all_waiting(); // as below
+                Err(RecvTimeoutError::Closed)
+            }
+            Err(PopError::Empty) => self.wait_for_item(deadline, token),
+        }
+    }
+
+    /// The blocking part of a receive whose first try found the queue empty: park on
+    /// `receivers` until an item, close-and-drained, deadline or cancellation.
+    #[cold]
+    fn wait_for_item(&self, deadline: Option<Instant>, token: Option<&CancelToken>) -> Result<T, RecvTimeoutError> {
         // What the successful attempt got stays in this frame; the attempt only says whether
         // to stop, so a large `T` is not carried through the wait loop.
         let (mut got, mut stamp) = (None, 0);
@@ -737,13 +774,11 @@ impl<T> BoundedQueue<T> {
                 true
             }
         };
-        if !attempt() {
-            if let Err(stop) = self.receivers.wait(&self.senders, deadline, token, &mut attempt) {
-                return Err(match stop {
-                    Stop::TimedOut => RecvTimeoutError::Timeout,
-                    Stop::Cancelled => RecvTimeoutError::Cancelled,
-                });
-            }
+        if let Err(stop) = self.receivers.wait(&self.senders, deadline, token, &mut attempt) {
+            return Err(match stop {
+                Stop::TimedOut => RecvTimeoutError::Timeout,
+                Stop::Cancelled => RecvTimeoutError::Cancelled,
+            });
         }
         match got {
             Some(Ok(item)) => {
