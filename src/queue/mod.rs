@@ -653,7 +653,7 @@ impl<T> BoundedQueue<T> {
             }
             Err(PopError::Empty) => Err(TryRecvError::Empty),
             Err(PopError::Closed) => {
-                self.receivers.wake_all_waiting(); // as in `recv_until`
+                self.receivers.wake_all_waiting(); // as in `wait_for_item`
                 Err(TryRecvError::Closed)
             }
         }
@@ -744,19 +744,11 @@ impl<T> BoundedQueue<T> {
     }
 
     fn recv_until(&self, deadline: Option<Instant>, token: Option<&CancelToken>) -> Result<T, RecvTimeoutError> {
-        // The fast path, as `try_recv`; waiting is out of line.
-        let mut stamp = 0;
-        match self.ring.pop(&mut stamp) {
-            Ok(item) => {
-                self.taken();
-                self.received(stamp);
-                Ok(item)
-            }
-            Err(PopError::Closed) => {
-                self.receivers.wake_all_waiting(); // as below
-                Err(RecvTimeoutError::Closed)
-            }
-            Err(PopError::Empty) => self.wait_for_item(deadline, token),
+        // The fast path is `try_recv`; waiting is out of line.
+        match self.try_recv() {
+            Ok(item) => Ok(item),
+            Err(TryRecvError::Closed) => Err(RecvTimeoutError::Closed),
+            Err(TryRecvError::Empty) => self.wait_for_item(deadline, token),
         }
     }
 
