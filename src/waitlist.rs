@@ -187,10 +187,14 @@ impl WaitList {
     /// Whether nothing is in flight: nobody registered, nobody on their way, nobody spinning.
     #[cfg(any(test, backpressure_loom))]
     pub(crate) fn is_at_rest(&self) -> bool {
-        // Relaxed (all three): read by a test after every thread has been joined.
-        self.count.load(Ordering::Relaxed) == 0
-            && self.waking.load(Ordering::Relaxed) == 0
-            && !self.spinning.load(Ordering::Relaxed)
+        // Relaxed (all three): read by a test after every thread has been joined, whose join
+        // orders every earlier write before these loads.
+        let registered = self.count.load(Ordering::Relaxed);
+        // Relaxed: as above.
+        let on_their_way = self.waking.load(Ordering::Relaxed);
+        // Relaxed: as above.
+        let spinning = self.spinning.load(Ordering::Relaxed);
+        registered == 0 && on_their_way == 0 && !spinning
     }
 
     /// Number of registered waiters (diagnostics and tests).

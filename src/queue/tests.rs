@@ -570,5 +570,6 @@ fn large_items_take_the_in_place_path_and_drop_exactly_once() {
             // Item 3 is still queued: dropped with the queue.
         }
     });
+    // Relaxed: the watchdog's hand-back of the result ordered every drop before this load.
     assert_eq!(drops.load(StdOrdering::Relaxed), 4, "items 1-4 each dropped exactly once");
 }
