@@ -181,20 +181,20 @@ const PEER_PATIENCE: std::time::Duration = std::time::Duration::from_micros(50);
 /// can keep `coming()` true that long). Never on one CPU (the helper cannot run while we spin) and
 /// never under loom; a `coming()` that is only a hint (a relaxed load) is enough, since a
 /// waiter that stops spinning still registers and re-checks before it parks.
-pub(crate) fn spin_while<R>(
-    mut check: impl FnMut() -> Option<R>,
+pub(crate) fn spin_while(
+    mut check: impl FnMut() -> bool,
     coming: impl Fn() -> bool,
     deadline: Option<Instant>,
-) -> Option<R> {
+) -> bool {
     if cfg!(backpressure_loom) || single_cpu() || !coming() {
-        return None;
+        return false;
     }
     let patience = Instant::now() + PEER_PATIENCE;
     let until = deadline.map_or(patience, |d| d.min(patience));
     while coming() && Instant::now() < until {
         pause(6);
-        if let Some(done) = check() {
-            return Some(done);
+        if check() {
+            return true;
         }
     }
     check()

@@ -203,7 +203,7 @@ impl WaitList {
         self.count.load(Ordering::Relaxed)
     }
 
-    /// Waits until `attempt` returns `Some`, the deadline passes, or `token` is cancelled.
+    /// Waits until `attempt` returns `true`, the deadline passes, or `token` is cancelled.
     ///
     /// `helpers` is the list whose waiters, once woken, make our condition true (a queue's
     /// receivers free the slots its submitters wait for): while one of them is on its way the
@@ -213,9 +213,10 @@ impl WaitList {
     /// round: every 64 pauses, ~2-3 µs, in the extended spin), after every registration and
     /// after every wake. It returns `true` both for success and for a terminal failure of the
     /// caller's own (such as "closed"), and keeps what it got in the caller's frame: no item
-    /// travels through this loop by value, so a large `T` is not copied from frame to frame. The caller has usually
-    /// made one attempt already (its fast path). On timeout or cancellation one last attempt is
-    /// still made after the wake, so a wait that ends as the condition comes true reports success.
+    /// travels through this loop by value, so a large `T` is not copied from frame to frame.
+    /// The caller has usually made one attempt already (its fast path). On timeout or
+    /// cancellation one last attempt is still made after the wake, so a wait that ends as the
+    /// condition comes true reports success.
     pub(crate) fn wait(
         &self,
         helpers: &WaitList,
@@ -227,11 +228,7 @@ impl WaitList {
         if let Some(stop) = stop_reason(deadline, token) {
             return Err(stop);
         }
-        let mut attempt_once = || attempt().then_some(());
-        if spin_then(&mut attempt_once).is_some() {
-            return Ok(());
-        }
-        if self.spin_for(helpers, deadline, token, &mut attempt_once).is_some() {
+        if spin_then(|| attempt().then_some(())).is_some() || self.spin_for(helpers, deadline, token, &mut attempt) {
             return Ok(());
         }
         let parker = current_parker();
@@ -266,16 +263,16 @@ impl WaitList {
 
     /// The extended spin while a helper is on its way ([`spin_while`]), taken by one waiter of
     /// this list at a time (the others park at once) and cut short by the deadline or a cancel.
-    fn spin_for<R>(
+    fn spin_for(
         &self,
         helpers: &WaitList,
         deadline: Option<Instant>,
         token: Option<&CancelToken>,
-        attempt: impl FnMut() -> Option<R>,
-    ) -> Option<R> {
+        attempt: impl FnMut() -> bool,
+    ) -> bool {
         // Relaxed: a hint; the swap only elects one spinner, nothing is published through it.
         if !helpers.is_waking() || self.spinning.swap(true, Ordering::Relaxed) {
-            return None;
+            return false;
         }
         let _elected = Spinner(&self.spinning);
         let coming = || helpers.is_waking() && !token.is_some_and(CancelToken::is_cancelled_explicitly);
