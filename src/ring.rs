@@ -237,7 +237,7 @@ impl<T> Ring<T> {
     // ---- crate-internal steps used by `BoundedQueue` ----
 
     /// `try_push` that tells "full" from "closed"; on success returns the claimed position.
-    /// The item travels by value, which suits small items (they stay in registers).
+    /// The item travels by value: for one-shot callers, which hand a refused item back anyway.
     #[inline]
     pub(crate) fn push(&self, item: T) -> Result<usize, PushError<T>> {
         match self.claim() {
@@ -251,9 +251,9 @@ impl<T> Ring<T> {
         }
     }
 
-    /// [`push`](Self::push) for large items: the item is moved out of `item` only into the slot
-    /// this call claimed, and a refused item stays where it is, so a caller that retries (a
-    /// blocked submitter) does not move a large `T` back and forth.
+    /// [`push`](Self::push) for a caller that retries (a blocked submitter): the item is moved
+    /// out of `item` only into the slot this call claimed, and a refused item stays where it
+    /// is, so a large `T` is not moved back and forth on every attempt.
     ///
     /// # Panics
     /// If `item` is `None`; checked before anything is claimed.

@@ -84,9 +84,9 @@ pub(crate) fn spin_hint() {
 }
 
 /// How many spin rounds a waiter makes before it parks: 1 + 2 + 4 `spin_loop` hints with an
-/// attempt after each round, a few hundred nanoseconds (a pause costs ~25-50 ns on the CI VMs).
-/// Loom gets none: spinning only
-/// multiplies the interleavings without adding any new ordering to check.
+/// attempt after each round, a few hundred nanoseconds (a pause costs ~25-50 ns on the CI
+/// VMs). Loom gets none: spinning only multiplies the interleavings without adding any new
+/// ordering to check.
 /// (A function, not a constant, so the loom build's empty spin does not trip range lints.)
 ///
 /// No spin at all when the process may run on one CPU only (`taskset -c 0`, a one-core
@@ -178,9 +178,9 @@ const PEER_PATIENCE: std::time::Duration = std::time::Duration::from_micros(50);
 /// the one wake-up in flight puts both back on the spinning path. The spin ends as soon as the
 /// helper has tried (`coming()` turns false), usually after one wake-up's latency, and never
 /// lasts more than [`PEER_PATIENCE`] (several helpers on their way, or wakes that keep coming,
-/// can keep `coming()` true that long). Never on one CPU (the helper cannot run while we spin) and
-/// never under loom; a `coming()` that is only a hint (a relaxed load) is enough, since a
-/// waiter that stops spinning still registers and re-checks before it parks.
+/// can keep `coming()` true that long). Never on one CPU (the helper cannot run while we
+/// spin) and never under loom; a `coming()` that is only a hint (a relaxed load) is enough,
+/// since a waiter that stops spinning still registers and re-checks before it parks.
 pub(crate) fn spin_while(
     mut check: impl FnMut() -> bool,
     coming: impl Fn() -> bool,

@@ -1,9 +1,9 @@
 //! Large items (64 KiB, moved by value) through every submit and receive call, blocking and
 //! not, on threads with a bounded stack: the default 2 MiB of a spawned thread in release
-//! builds (debug builds copy far more per call, so they get 16 MiB). Items larger than a few
-//! hundred bytes take the in-place push path, which moves an item only into its slot; these
-//! tests check it hands every item over intact, hands refused ones back, and does not need a
-//! stack many times the item's size. Run in release by `.ci/run` too.
+//! builds (debug builds copy far more per call, so they get 16 MiB). A blocked submitter's
+//! retries take the in-place push path, which moves an item only into its slot; these tests
+//! check it hands every item over intact, hands refused ones back, and does not need a stack
+//! many times the item's size. Run in release by `.ci/run` too.
 
 use backpressure::{BoundedQueue, CancelToken, RecvTimeoutError, SubmitTimeoutError, TrySubmitError};
 use std::sync::Arc;
@@ -126,10 +126,7 @@ fn refused_large_items_come_back_intact() {
             // A blocked submit handed its item back by close.
             let blocked = {
                 let q = q.clone();
-                thread::Builder::new()
-                    .stack_size(STACK)
-                    .spawn(move || q.submit(big(5)).map_err(|e| tag(&e.into_inner())))
-                    .unwrap()
+                on_small_stack(move || q.submit(big(5)).map_err(|e| tag(&e.into_inner())))
             };
             // Blocked by now, or not yet started: close hands the item back either way.
             thread::sleep(Duration::from_millis(5));

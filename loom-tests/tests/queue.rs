@@ -215,9 +215,9 @@ fn cancel_racing_a_push_either_delivers_or_leaves_the_item_queued() {
     });
 }
 
-/// Items above the in-place threshold (a few hundred bytes) take `Ring::push_from`, which
-/// moves the item only into its claimed slot: the same claim and publish as small items, with
-/// the value coming from the blocked submitter's frame.
+/// A blocked submitter retries with `Ring::push_from`, which moves the item only into its
+/// claimed slot: the same claim and publish as the by-value push, with the value coming from
+/// the submitter's frame. A large item, so a torn or lost value would show.
 #[test]
 fn a_blocked_submitter_of_a_large_item_is_woken_by_a_pop() {
     type Large = [u64; 64];

@@ -16,8 +16,9 @@
 //! (the protocol is in `waitlist.rs`). Each may also pass a baton: a push that finds slots
 //! still free while submitters are parked wakes one of them too, and a pop likewise for
 //! receivers, so a wake spent on a slot a peer was still busy with is never lost (W3 in
-//! `waitlist.rs`). When nobody is parked all that costs a fence and two relaxed loads. Waiters spin for a few hundred nanoseconds before parking and never loop on
-//! `sched_yield`; a parked thread costs no CPU, however many threads outnumber the cores.
+//! `waitlist.rs`). When nobody is parked all that costs a fence and two relaxed loads.
+//! Waiters spin for a few hundred nanoseconds before parking and never loop on `sched_yield`;
+//! a parked thread costs no CPU, however many threads outnumber the cores.
 //!
 //! One exception to the short spin: while a thread of the *opposite* side has been woken and
 //! is on its way (a receiver that will free the slot a submitter waits for, or a submitter
@@ -28,9 +29,9 @@
 //! arrive than a hand-off between running threads (~20 µs on a VM), so without this a
 //! producer and a consumer passing items through a small queue fall into lock-step parking,
 //! each waking the other and parking before it arrives: at capacity 1 that made every item
-//! cost two wake-ups (~40x slower than crossbeam-channel; with it, about as fast or faster). On a process confined to one CPU,
-//! where a spin cannot help, a waiter instead yields the CPU once before it parks, which
-//! usually hands it straight to the peer it waits for.
+//! cost two wake-ups (~40x slower than crossbeam-channel; with it, about as fast or faster).
+//! On a process confined to one CPU, where a spin cannot help, a waiter instead yields the CPU
+//! once before it parks, which usually hands it straight to the peer it waits for.
 //!
 //! # Wait time
 //! [`QueueStats::wait`] is the time an item spent queued, from accepted to received, recorded
@@ -127,12 +128,10 @@ enum Slots<T> {
 
 impl<T> Slots<T> {
     /// Pushes the item in `held` (see [`Ring::push_from`]: a refused item stays in `held`);
-    /// `stamp` is asked for its stamp only in a stamped ring.
+    /// `stamp` is asked for its stamp only in a stamped ring, which wraps the item with its
+    /// stamp for the attempt (and unwraps a refused one).
     #[inline]
     fn push_from(&self, held: &mut Option<T>, stamp: impl FnOnce() -> u64) -> Result<usize, PushRefused> {
-        if size_of::<T>() <= IN_PLACE_BYTES {
-            return self.push_small(held, stamp);
-        }
         match self {
             Self::Plain(ring) => ring.push_from(held),
             Self::Stamped(ring) => {
@@ -155,24 +154,6 @@ impl<T> Slots<T> {
                 PushError::Closed(entry) => PushError::Closed(entry.item),
             }),
         }
-    }
-
-    /// `push_from` for small items: by value, so they stay in registers (the in-place path
-    /// costs a small item ~10-20% on the uncontended hot path); moving one back on refusal is
-    /// free.
-    #[inline(always)]
-    fn push_small(&self, held: &mut Option<T>, stamp: impl FnOnce() -> u64) -> Result<usize, PushRefused> {
-        let item = held.take().expect("push_from needs an item");
-        self.push(item, stamp).map_err(|err| match err {
-            PushError::Full(item) => {
-                *held = Some(item);
-                PushRefused::Full
-            }
-            PushError::Closed(item) => {
-                *held = Some(item);
-                PushRefused::Closed
-            }
-        })
     }
 
     /// Pops the front item; its stamp goes to `stamp` (left alone when not stamped). The item
@@ -254,9 +235,6 @@ thread_local! {
     /// Submits left on this thread until the next sampled one (shared by all queues).
     static UNTIL_SAMPLE: Cell<u32> = const { Cell::new(0) };
 }
-
-/// Items larger than this are pushed in place ([`Ring::push_from`]), smaller ones by value.
-const IN_PLACE_BYTES: usize = 256;
 
 /// The item a refused push left in place (`push_from` moves it out only into a slot).
 #[inline]
